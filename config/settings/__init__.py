@@ -1,0 +1,1 @@
+"""Settings modules: base (from the environment; the default) and test."""

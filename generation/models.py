@@ -1,0 +1,198 @@
+"""Trained models, generation jobs, samples and sample pools.
+
+Blinding starts here: a Sample's image file is named by an opaque random id, so neither a path nor
+an id says which decoding scheme made it. Provenance (scheme, units, noise seed, z, D_r) lives only
+in columns that annotator-facing code never reads.
+
+All samples of a job are measured (D_r and provenance), but only compactly, in the job's results
+file (one .npz); rows and PNG files are written for the samples drawn into pools (or for all, when
+asked).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_public_id() -> str:
+    """An opaque, unguessable id (22 url-safe characters, 128 bits of randomness)."""
+    return secrets.token_urlsafe(16)
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Dataset(models.TextChoices):
+    MNIST = "mnist", "MNIST"
+    FMNIST = "fmnist", "Fashion-MNIST"
+    MNIST_FMNIST = "mnist+fmnist", "MNIST + Fashion-MNIST"
+    FOLDER = "folder", "Image folder"
+
+
+class Architecture(models.TextChoices):
+    MLP = "mlp", "MLP VAE (paper)"
+    CONV = "conv", "Convolutional VAE"
+
+
+class TrainedModel(models.Model):
+    """A VAE trained (or being trained) on a dataset, with its checkpoint and activation profile."""
+
+    name = models.CharField(max_length=200)
+    dataset = models.CharField(max_length=20, choices=Dataset.choices, default=Dataset.MNIST)
+    # For dataset == "folder": the image folder on the workers' shared disk.
+    folder_path = models.CharField(max_length=500, blank=True)
+    architecture = models.CharField(max_length=10, choices=Architecture.choices, default=Architecture.MLP)
+    latent_dim = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: 50, or 100 for MNIST + Fashion-MNIST.")
+    epochs = models.PositiveIntegerField(default=15)
+    seed = models.BigIntegerField(default=0)
+    train_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Train on the first N images only (empty: all).")
+    profile_layer = models.CharField(max_length=100, blank=True, help_text="Decoder layer to profile (empty: the 3rd hidden layer).")
+
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)  # 0..1
+    error = models.TextField(blank=True)
+    device = models.CharField(max_length=50, blank=True)
+    task_id = models.CharField(max_length=100, blank=True)
+    checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
+    metrics = models.JSONField(default=dict, blank=True)  # test ELBO, reconstruction error, timings...
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED and bool(self.checkpoint)
+
+
+class GenerationJob(models.Model):
+    """Generate `samples_per_scheme` samples with each decoding scheme and measure their D_r."""
+
+    trained_model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, related_name="jobs")
+    layer = models.CharField(max_length=100, blank=True, help_text="Empty: the decoder's 3rd hidden layer.")
+    # {"regular": {}, "noisy": {"fraction": 0.1, ...}, "random_flip": {...}, "low_active": {...}}
+    schemes = models.JSONField(default=dict)
+    samples_per_scheme = models.PositiveIntegerField(default=10_000)
+    seed = models.BigIntegerField(default=0)
+    optimise_dr = models.BooleanField(default=True, help_text="Also compute the optimised D_r (min over z).")
+    write_all_images = models.BooleanField(default=False, help_text="Write a PNG and a row for every sample, not only pooled ones.")
+
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    device = models.CharField(max_length=50, blank=True)
+    task_id = models.CharField(max_length=100, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds per phase
+    # Compact results of every sample: scheme index, units, noise seed, z, D_r (amortised, optimised).
+    results = models.FileField(upload_to="results/", blank=True)
+    # Per scheme: {"n": ..., "dr_amortised_mean": ..., "dr_optimised_mean": ..., "converged": ...}
+    summary = models.JSONField(default=dict, blank=True)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} on {self.trained_model}"
+
+
+def sample_image_path(instance: "Sample", filename: str) -> str:
+    # The file is named by the public id alone: no scheme, no job, no index.
+    return f"samples/{instance.public_id}.png"
+
+
+class Sample(models.Model):
+    """One generated image with its hidden provenance."""
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="samples")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    image = models.FileField(upload_to=sample_image_path, blank=True)
+
+    # Hidden provenance: never shown to annotators.
+    scheme = models.CharField(max_length=30)
+    index = models.PositiveIntegerField()  # position within the scheme's samples of this job
+    units = models.JSONField(default=list, blank=True)
+    noise_seed = models.BigIntegerField(null=True, blank=True)
+    z = models.JSONField(default=list, blank=True)
+    dr_amortised = models.FloatField(null=True, blank=True)
+    dr_optimised = models.FloatField(null=True, blank=True)
+    dr_converged = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "scheme", "index"], name="unique_sample_per_job_scheme_index")]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class SamplePool(models.Model):
+    """The images of a job shown to annotators: `per_scheme` samples of each scheme, shuffled."""
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.PROTECT, related_name="pools")
+    name = models.CharField(max_length=200)
+    per_scheme = models.PositiveIntegerField(default=125)
+    seed = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def pool_item_image_path(instance: "PoolItem", filename: str) -> str:
+    return f"pool-items/{instance.public_id}.png"
+
+
+class PoolItem(models.Model):
+    """One image of a pool as annotators know it: an opaque id and an image, nothing more.
+
+    An item either shows a generated sample, or (attention check) a training image, whose expected
+    label is "not novel or creative"; then `sample` is empty and `attention_image` holds the file.
+    """
+
+    pool = models.ForeignKey(SamplePool, on_delete=models.CASCADE, related_name="items")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    position = models.PositiveIntegerField()  # shuffled order; says nothing about the scheme
+    sample = models.ForeignKey(Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="pool_items")
+    attention_image = models.FileField(upload_to=pool_item_image_path, blank=True)
+
+    class Meta:
+        ordering = ["pool", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "position"], name="unique_pool_position"),
+            models.UniqueConstraint(fields=["pool", "sample"], name="unique_pool_sample"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_attention_check(self) -> bool:
+        return self.sample_id is None
+
+    @property
+    def image_file(self):
+        return self.attention_image if self.is_attention_check else self.sample.image
+
+    @property
+    def scheme(self) -> str | None:
+        """Researchers only."""
+        return None if self.is_attention_check else self.sample.scheme

@@ -1,0 +1,109 @@
+"""Shared fixtures: personas, and real Celery worker processes over Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.factories import make_annotator, make_researcher, make_user
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    """A `celery worker` child process bound to this test run's database and Redis key prefix."""
+
+    def __init__(self, queues: str = "default,gpu", concurrency: int = 1, name: str = "w") -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+            TEST_RUN_ID=settings.RUN_ID,
+            USE_TEST_DATABASE="1",
+            PYTHONUNBUFFERED="1",
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
+             "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "INFO",
+             "--without-mingle", "--without-gossip", "-n", f"{name}-{settings.RUN_ID}@%h"],
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.output()}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as an out-of-memory killer or a lost machine would."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(transactional_db) -> Iterator:
+    """Factory: start_worker(queues="default,gpu") -> a ready WorkerProcess; all are stopped after the test.
+
+    Tests that use it run with transactional_db, since the worker sees only committed rows.
+    """
+    from config.celery_app import app
+
+    workers: list[WorkerProcess] = []
+
+    def start(queues: str = "default,gpu", concurrency: int = 1, name: str = "w") -> WorkerProcess:
+        worker = WorkerProcess(queues=queues, concurrency=concurrency, name=name)
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.control.purge()
+
+
+@pytest.fixture
+def researcher(db):
+    return make_researcher("rita")
+
+
+@pytest.fixture
+def annotator(db):
+    return make_annotator("anna")
+
+
+@pytest.fixture
+def other_annotator(db):
+    return make_annotator("otto")
+
+
+@pytest.fixture
+def stranger(db):
+    """Logged in, but neither researcher nor annotator."""
+    return make_user("sam")
