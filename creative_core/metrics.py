@@ -67,7 +67,7 @@ def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr
             prev = None
             done = torch.zeros(len(x), dtype=torch.bool, device=dev)
             step = 0
-            for step in range(1, steps + 1):
+            for step in range(1, steps + 1):  # noqa: B007 (step is read after the loop)
                 d = _distance(model, x, z)  # the distance at the z reached after step-1 updates
                 with torch.no_grad():
                     best = torch.minimum(best, d)

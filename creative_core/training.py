@@ -17,7 +17,7 @@ from ._version import __version__
 from .datasets import as_tensor, load_dataset
 from .device import pick_device
 from .errors import Cancelled
-from .models import ConvVAE, MLPVAE
+from .models import MLPVAE, ConvVAE
 
 
 @dataclass
