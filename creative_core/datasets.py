@@ -130,9 +130,10 @@ def as_tensor(ds: Dataset) -> TensorImages | None:
     return None
 
 
-def training_images(name: str, n: int, *, seed: int = 0, root: str | Path | None = None) -> torch.Tensor:
+def training_images(name: str, n: int, *, seed: int = 0, root: str | Path | None = None, image_size: int = 64,
+                    channels: int = 3) -> torch.Tensor:
     """(n, C, H, W) training images drawn at random (by `seed`), e.g. for the annotators' priming grid."""
-    ds = load_dataset(name, train=True, root=root)
+    ds = load_dataset(name, train=True, root=root, image_size=image_size, channels=channels)
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds), generator=g)[:n]  # type: ignore[arg-type]
     return torch.stack([ds[int(i)][0] for i in idx])

@@ -33,11 +33,12 @@ LABELS = {"low_active": "Low-active", "noisy": "Noisy", "random_flip": "Random f
 
 def format_table(dataset: str, rows: list[dict]) -> str:
     lines = [f"D_r on {dataset} (mean +- s.e.m.; amortised = ||x - decode(enc_mean(x))||_2, the paper's reading)",
-             f"{'Scheme':<12} {'paper':>6} {'amortised':>16} {'optimised':>16} {'n (amort/opt)':>14}"]
+             f"{'Scheme':<12} {'paper':>6} {'amortised':>16} {'optimised':>16} {'converged':>9} {'n (amort/opt)':>14}"]
     for r in rows:
         paper = "" if r["paper_dr"] is None else f"{r['paper_dr']:.2f}"
         lines.append(f"{LABELS[r['scheme']]:<12} {paper:>6} {r['dr_amortised_mean']:>9.3f} +- {r['dr_amortised_sem']:.3f}"
                      f" {r['dr_optimised_mean']:>9.3f} +- {r['dr_optimised_sem']:.3f}"
+                     f" {100 * r['optimised_converged']:>8.1f}%"
                      f" {r['n_amortised']:>7}/{r['n_optimised']}")
     return "\n".join(lines)
 

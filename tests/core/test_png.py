@@ -30,7 +30,7 @@ def test_png_bytes_are_deterministic_and_lossless():
     img = torch.rand(3, 8, 8)
     a, b = cc.to_png_bytes(img), cc.to_png_bytes(img.clone())
     assert a == b
-    back = torch.from_numpy(np.asarray(Image.open(io.BytesIO(a)))).float()
+    back = torch.from_numpy(np.array(Image.open(io.BytesIO(a)))).float()
     assert torch.allclose(back.permute(2, 0, 1) / 255, img, atol=0.5 / 255 + 1e-6)
 
 
