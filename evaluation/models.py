@@ -1,0 +1,62 @@
+"""The parameters of a campaign's report: the consensus rule, its tie policy and the exclusion rule.
+
+They are stored (one row per campaign, edited in the admin) so that every report and every CSV can
+name the exact rule its numbers came from. A campaign without a row uses the defaults below.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from annotation.models import Campaign
+
+from .stats import TIE_POLICY_TEXT, TiePolicy
+
+
+class ReportSettings(models.Model):
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="report_settings")
+    threshold = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)], help_text="A label is the consensus when at least this many annotators chose it."
+    )
+    tie_policy = models.CharField(
+        max_length=40, choices=[(p.value, TIE_POLICY_TEXT[p]) for p in TiePolicy], default=TiePolicy.PLURALITY_OR_NONE.value
+    )
+    max_attention_fail_rate = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Annotators who fail more than this share of their attention checks are excluded (1.0: nobody is).",
+    )
+    min_attention_checks = models.PositiveSmallIntegerField(
+        default=2, help_text="The exclusion rule applies only to annotators who answered at least this many attention checks."
+    )
+    confidence = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)], help_text="Level of the Wilson intervals."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "report settings"
+        verbose_name_plural = "report settings"
+
+    def __str__(self) -> str:
+        return f"Report settings of {self.campaign}"
+
+    def clean(self) -> None:
+        if self.campaign_id and self.threshold > self.campaign.annotators_per_image:
+            raise ValidationError(
+                {"threshold": f"The threshold cannot exceed the campaign's {self.campaign.annotators_per_image} annotators per image."}
+            )
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign) -> ReportSettings:
+        """The stored settings, or unsaved defaults (reading a report never writes)."""
+        try:
+            return cls.objects.get(campaign=campaign)
+        except cls.DoesNotExist:
+            return cls(campaign=campaign)
+
+    @property
+    def tie_policy_text(self) -> str:
+        return TIE_POLICY_TEXT[TiePolicy(self.tie_policy)]

@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "evaluation"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:campaign_id>/", views.report, name="report"),
+    path("<int:campaign_id>/<str:kind>.csv", views.download, name="download"),
+]

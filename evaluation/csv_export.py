@@ -1,0 +1,100 @@
+"""CSV downloads of a report: the summary table, the consensus per image, and one row per label.
+
+Each file is one plain table with a header row; the rule and its parameters travel in columns of
+their own (comment lines would break plain csv readers). Cells that a spreadsheet would run as a
+formula are defused with a leading quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from .reports import LABELS, Report
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str | int | float:
+    """A cell a spreadsheet will show as text: strings starting with = + - @ tab or CR get a leading quote.
+
+    Numbers are written as numbers (a negative number is data, not a formula), so readers get them back.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def render(rows: Iterable[Iterable]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return buffer.getvalue()
+
+
+def _rule(report: Report) -> list:
+    s = report.settings
+    return [report.threshold, report.annotators_per_image, s.tie_policy, s.max_attention_fail_rate, s.min_attention_checks]
+
+
+RULE_HEADER = ["threshold", "annotators_per_image", "tie_policy", "max_attention_fail_rate", "min_attention_checks"]
+PROVENANCE_HEADER = ["campaign_id", "model_id", "job_id", "job_seed", "pool_seed"]
+
+
+def _provenance(report: Report) -> list:
+    return [report.campaign.pk, report.model_id, report.job_id, report.job_seed, report.pool_seed]
+
+
+def summary_rows(report: Report) -> list[list]:
+    header = ["scheme", "images", "consensus_images", "no_consensus", "ties", "incomplete", "unlabelled"]
+    for i, _ in enumerate(LABELS, start=1):
+        header += [f"L{i}_count", f"L{i}_fraction", f"L{i}_low", f"L{i}_high"]
+    header += ["dr_n", "dr_amortised_mean", "dr_optimised_mean", "fleiss_kappa", "krippendorff_alpha"]
+    header += [f"ds_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
+    header += ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm"]
+    header += RULE_HEADER + PROVENANCE_HEADER + ["excluded_annotators"]
+    tests = {t.baseline: t for t in report.tests}
+    rows: list[list] = [header]
+    for row in [*report.schemes, report.overall]:
+        f = row.fractions
+        out: list = [row.scheme, f.n_images, f.n_consensus, f.n_no_consensus, f.n_ties, f.n_incomplete, row.n_unlabelled]
+        for count, fraction, interval in zip(f.counts, f.fractions, f.intervals, strict=True):
+            out += [count, fraction, interval.low if interval else None, interval.high if interval else None]
+        out += [row.dr_n, row.dr_amortised, row.dr_optimised, row.fleiss_kappa, row.krippendorff_alpha]
+        out += list(row.ds_fractions)
+        test = tests.get(row.scheme)
+        out += [test.p_value if test else None, test.p_holm if test else None]
+        out += _rule(report) + _provenance(report) + [" ".join(report.excluded)]
+        rows.append(out)
+    return rows
+
+
+def consensus_rows(report: Report) -> list[list]:
+    header = ["image_id", "scheme", *[f"votes_L{i}" for i in range(1, len(LABELS) + 1)], "votes", "consensus", "tie"]
+    header += ["ds_label", "ds_probability", *RULE_HEADER]
+    rows: list[list] = [header]
+    rule = _rule(report)
+    for image in report.images:
+        rows.append(
+            [image.public_id, image.scheme, *image.votes, sum(image.votes), image.consensus, image.tie,
+             image.ds_label, image.ds_probability, *rule]
+        )
+    return rows
+
+
+def label_rows(report: Report) -> list[list]:
+    rows: list[list] = [["image_id", "scheme", "annotator", "label", "time_spent_ms", "created_at", "excluded"]]
+    for label in report.labels:
+        rows.append(
+            [label.public_id, label.scheme, label.pseudonym, label.label, label.time_spent_ms,
+             label.created_at.isoformat(), label.excluded]
+        )
+    return rows
+

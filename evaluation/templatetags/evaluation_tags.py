@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+DASH = "–"
+
+
+@register.filter
+def pct(value: float | None, digits: int = 1) -> str:
+    return DASH if value is None else f"{value * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def num(value: float | None, digits: int = 3) -> str:
+    return DASH if value is None else f"{value:.{int(digits)}f}"
+
+
+@register.filter
+def interval(value) -> str:
+    """A Wilson interval as "[low, high]" in percent."""
+    return "" if value is None else f"[{value.low * 100:.1f}, {value.high * 100:.1f}]"
+
+
+@register.filter
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+@register.filter
+def index(sequence, i: int):
+    return sequence[i]

@@ -1,0 +1,72 @@
+"""Reports and CSV downloads, for researchers only.
+
+Anonymous visitors are sent to the login page; a logged-in user who is not a researcher gets 404, so
+the pages do not even confirm that a campaign exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from annotation.models import Campaign
+from config.roles import is_researcher
+
+from . import csv_export
+from .charts import fraction_chart
+from .reports import LABEL_NAMES, build_report
+
+
+def researcher_required(view: Callable) -> Callable:
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not is_researcher(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    return get_object_or_404(Campaign.objects.select_related("pool__job__trained_model"), pk=campaign_id)
+
+
+@researcher_required
+def index(request: HttpRequest) -> HttpResponse:
+    campaigns = Campaign.objects.select_related("pool").order_by("-created_at")
+    return render(request, "evaluation/index.html", {"campaigns": campaigns})
+
+
+@researcher_required
+def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    data = build_report(_campaign(campaign_id))
+    context = {
+        "report": data,
+        "label_names": LABEL_NAMES,
+        "chart": fraction_chart(data.schemes, LABEL_NAMES),
+        "chance_rows": list(zip(LABEL_NAMES, data.chance_labels, strict=True)),
+    }
+    return render(request, "evaluation/report.html", context)
+
+
+DOWNLOADS = {
+    "summary": csv_export.summary_rows,
+    "consensus": csv_export.consensus_rows,
+    "labels": csv_export.label_rows,
+}
+
+
+@researcher_required
+def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
+    if kind not in DOWNLOADS:
+        raise Http404
+    campaign = _campaign(campaign_id)
+    body = csv_export.render(DOWNLOADS[kind](build_report(campaign)))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{kind}.csv"'
+    return response

@@ -1,0 +1,71 @@
+"""Campaigns built row by row, with hand-chosen votes, for the evaluation tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import User
+
+from annotation.models import Campaign, Label
+from generation.models import GenerationJob, PoolItem, Sample, SamplePool, TrainedModel
+from tests.factories import make_annotator
+
+LABELS = ("creative", "novel", "not_novel", "inconclusive")
+
+DR_SUMMARY = {
+    "regular": {"n": 10000, "dr_amortised_mean": 1.24, "dr_optimised_mean": 0.03},
+    "noisy": {"n": 10000, "dr_amortised_mean": 1.26, "dr_optimised_mean": 0.04},
+    "random_flip": {"n": 10000, "dr_amortised_mean": 2.07, "dr_optimised_mean": 0.5},
+    "low_active": {"n": 10000, "dr_amortised_mean": 3.35, "dr_optimised_mean": 1.1},
+}
+
+
+def make_annotators(n: int, prefix: str = "rater") -> list[User]:
+    return [make_annotator(f"{prefix}{i}") for i in range(n)]
+
+
+def build_campaign(
+    votes: dict[str, Sequence[Sequence[int]]],
+    annotators: list[User],
+    *,
+    attention: Sequence[Sequence[str | None]] = (),
+    summary: dict | None = None,
+    annotators_per_image: int = 9,
+    times_ms: int | None = 1000,
+) -> tuple[Campaign, dict[str, list[PoolItem]]]:
+    """A campaign over a pool whose images got exactly `votes` (per scheme: one 4-count vote row per image).
+
+    Annotator j gives the j-th vote of the row expanded in label order (so [3, 3, 3, 0] is raters 0-2
+    L1, 3-5 L2, 6-8 L3). `attention`: per attention-check item, the label each annotator gave (None: no label).
+    """
+    model = TrainedModel.objects.create(name="tiny", status="succeeded", seed=7)
+    job = GenerationJob.objects.create(
+        trained_model=model, seed=11, samples_per_scheme=10000, status="succeeded", summary=summary if summary is not None else DR_SUMMARY
+    )
+    pool = SamplePool.objects.create(job=job, name="pool", per_scheme=1, seed=5)
+    campaign = Campaign.objects.create(name="campaign", pool=pool, annotators_per_image=annotators_per_image)
+    items: dict[str, list[PoolItem]] = {}
+    position = 0
+    for scheme, rows in votes.items():
+        for index, row in enumerate(rows):
+            sample = Sample.objects.create(job=job, scheme=scheme, index=index)
+            item = PoolItem.objects.create(pool=pool, position=position, sample=sample)
+            position += 1
+            items.setdefault(scheme, []).append(item)
+            given = [LABELS[k] for k, count in enumerate(row) for _ in range(count)]
+            if len(given) > len(annotators):
+                raise ValueError("more votes than annotators")
+            Label.objects.bulk_create(
+                Label(campaign=campaign, item=item, annotator=annotators[j], value=value, time_spent_ms=times_ms)
+                for j, value in enumerate(given)
+            )
+    for answers in attention:
+        item = PoolItem.objects.create(pool=pool, position=position)
+        position += 1
+        items.setdefault("attention_check", []).append(item)
+        Label.objects.bulk_create(
+            Label(campaign=campaign, item=item, annotator=annotators[j], value=value, time_spent_ms=times_ms)
+            for j, value in enumerate(answers)
+            if value is not None
+        )
+    return campaign, items

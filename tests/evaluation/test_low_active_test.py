@@ -1,0 +1,34 @@
+"""Fisher's exact test of low-active against each baseline on L1, with Holm's correction."""
+
+import pytest
+from scipy.stats import hypergeom
+
+from evaluation.stats import fisher_l1_tests
+
+
+def fisher_two_sided_by_hand(a: int, b: int, c: int, d: int) -> float:
+    """Sum of hypergeometric probabilities of tables no more likely than the observed one."""
+    total_l1, n1, total = a + c, a + b, a + b + c + d
+    dist = hypergeom(total, total_l1, n1)
+    observed = dist.pmf(a)
+    lo, hi = max(0, n1 - (b + d)), min(n1, total_l1)
+    return sum(dist.pmf(x) for x in range(lo, hi + 1) if dist.pmf(x) <= observed * (1 + 1e-7))
+
+
+def test_it_tests_low_active_against_each_baseline():
+    per_scheme = {"low_active": (30, 100), "regular": (10, 100), "noisy": (25, 90), "random_flip": (0, 0)}
+    rows = fisher_l1_tests("low_active", per_scheme, ["regular", "noisy", "random_flip"])
+    by_base = {r.baseline: r for r in rows}
+    assert by_base["regular"].p_value == pytest.approx(fisher_two_sided_by_hand(30, 70, 10, 90), rel=1e-9)
+    assert by_base["noisy"].p_value == pytest.approx(fisher_two_sided_by_hand(30, 70, 25, 65), rel=1e-9)
+    assert by_base["regular"].odds_ratio == pytest.approx((30 * 90) / (70 * 10))
+    assert by_base["random_flip"].p_value is None  # no consensus images to compare with
+    # Holm over two p-values: the smaller is doubled, the larger kept (but never below the first).
+    p_small, p_large = sorted([by_base["regular"].p_value, by_base["noisy"].p_value])
+    assert by_base["regular"].p_holm == pytest.approx(min(1, 2 * p_small))
+    assert by_base["noisy"].p_holm == pytest.approx(max(min(1, 2 * p_small), p_large))
+
+
+def test_it_skips_when_low_active_has_no_consensus_images():
+    rows = fisher_l1_tests("low_active", {"low_active": (0, 0), "regular": (3, 9)}, ["regular"])
+    assert rows[0].p_value is None and rows[0].p_holm is None

@@ -1,0 +1,125 @@
+"""A campaign's report from the database: every number from hand-built votes."""
+
+import krippendorff
+import numpy as np
+import pytest
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
+
+from annotation.models import Label
+from evaluation.models import ReportSettings
+from evaluation.reports import build_report, pseudonym
+from evaluation.stats import chance_reach_probability
+from tests.evaluation.builders import DR_SUMMARY, build_campaign, make_annotators
+
+VOTES = {
+    "regular": [[9, 0, 0, 0], [0, 0, 9, 0], [3, 3, 3, 0], [2, 1, 1, 0]],
+    "noisy": [[2, 2, 2, 3]],
+    "random_flip": [[3, 3, 3, 0]],
+    "low_active": [[5, 4, 0, 0], [6, 0, 3, 0], [0, 9, 0, 0]],
+}
+
+
+@pytest.fixture
+def campaign(db):
+    raters = make_annotators(10)
+    ok = ["not_novel"] * 9
+    campaign, items = build_campaign(VOTES, raters, attention=[[*ok, "creative"], [*ok, "novel"]])
+    # The 10th annotator fails both attention checks; their label would give the 4th regular image an L1 consensus.
+    Label.objects.create(campaign=campaign, item=items["regular"][3], annotator=raters[9], value="creative", time_spent_ms=50)
+    campaign.raters = raters
+    return campaign
+
+
+def test_it_computes_the_fractions_per_scheme(campaign):
+    report = build_report(campaign)
+    rows = {r.scheme: r for r in report.schemes}
+    assert [r.scheme for r in report.schemes] == ["regular", "noisy", "random_flip", "low_active"]
+
+    regular = rows["regular"].fractions
+    assert (regular.n_images, regular.n_consensus, regular.n_no_consensus) == (4, 2, 2)
+    assert (regular.n_ties, regular.n_incomplete) == (1, 1)
+    assert regular.counts == (1, 0, 1, 0)
+    assert regular.fractions == pytest.approx((0.5, 0, 0.5, 0))
+
+    low = rows["low_active"].fractions
+    assert low.counts == (2, 1, 0, 0)
+    assert low.fractions == pytest.approx((2 / 3, 1 / 3, 0, 0))
+    assert low.n_ties == 2 and low.n_no_consensus == 0  # 5/4 and 6/3: two labels reach 3, the larger wins
+
+    assert rows["noisy"].fractions.counts == (0, 0, 0, 1)
+
+    # A scheme whose only image is a 3/3/3 tie has no consensus at all.
+    flip = rows["random_flip"].fractions
+    assert (flip.n_images, flip.n_consensus, flip.n_no_consensus) == (1, 0, 1)
+    assert flip.fractions == (None, None, None, None)
+
+    assert report.overall.fractions.n_images == 9
+    assert report.overall.fractions.counts == (3, 1, 1, 1)
+
+
+def test_it_takes_dr_from_the_job_summary(campaign):
+    rows = {r.scheme: r for r in build_report(campaign).schemes}
+    for scheme, dr in DR_SUMMARY.items():
+        assert rows[scheme].dr_amortised == dr["dr_amortised_mean"]
+        assert rows[scheme].dr_optimised == dr["dr_optimised_mean"]
+        assert rows[scheme].dr_n == 10000
+
+
+def test_it_excludes_annotators_who_fail_attention_checks(campaign):
+    report = build_report(campaign)
+    bad = pseudonym(campaign.pk, campaign.raters[9].pk)
+    assert report.excluded == [bad]
+    row = next(a for a in report.annotators if a.pseudonym == bad)
+    assert (row.attention_seen, row.attention_failed, row.excluded) == (2, 2, True)
+    assert {r.scheme: r for r in report.schemes}["regular"].fractions.counts == (1, 0, 1, 0)
+
+    # Relax the rule: now their vote counts and the 4th regular image reaches 3 x L1.
+    ReportSettings.objects.create(campaign=campaign, max_attention_fail_rate=1.0)
+    relaxed = build_report(campaign)
+    assert relaxed.excluded == []
+    regular = {r.scheme: r for r in relaxed.schemes}["regular"].fractions
+    assert regular.counts == (2, 0, 1, 0)
+    assert regular.n_incomplete == 1  # 5 votes of 9
+
+
+def test_it_applies_the_stored_tie_policy(campaign):
+    ReportSettings.objects.create(campaign=campaign, tie_policy="plurality_or_inconclusive")
+    report = build_report(campaign)
+    rows = {r.scheme: r for r in report.schemes}
+    assert rows["regular"].fractions.counts == (1, 0, 1, 1)  # the 3/3/3 tie is now L4
+    assert rows["random_flip"].fractions.fractions == pytest.approx((0, 0, 0, 1))
+    assert ("tie policy", f"plurality_or_inconclusive: {report.settings.tie_policy_text}") in report.parameters()
+
+
+def test_it_reports_annotators_by_pseudonym(campaign):
+    report = build_report(campaign)
+    first = next(a for a in report.annotators if a.pseudonym == pseudonym(campaign.pk, campaign.raters[0].pk))
+    # rater0 voted on all 9 images (L1 everywhere but the two L3/L2-only rows); see VOTES.
+    assert first.n_labels == 9
+    assert (first.n_agree, first.n_on_consensus) == (5, 6)
+    assert first.median_time_ms == 1000
+    assert first.attention_seen == 2 and first.attention_failed == 0 and not first.excluded
+    assert all(a.pseudonym.startswith("A-") for a in report.annotators)
+    assert not any(r.username in a.pseudonym for a in report.annotators for r in campaign.raters)
+    assert pseudonym(campaign.pk, campaign.raters[0].pk) != pseudonym(campaign.pk + 1, campaign.raters[0].pk)
+
+
+def test_it_computes_agreement_against_the_references(campaign):
+    report = build_report(campaign)
+    regular = {r.scheme: r for r in report.schemes}["regular"]
+    full = np.array([[9, 0, 0, 0], [0, 0, 9, 0], [3, 3, 3, 0]])
+    assert regular.fleiss_kappa == pytest.approx(sm_fleiss_kappa(full))
+    table = np.array(VOTES["regular"])
+    assert regular.krippendorff_alpha == pytest.approx(krippendorff.alpha(value_counts=table, level_of_measurement="nominal"))
+
+
+def test_it_states_the_rule_and_the_chance_baseline(campaign):
+    report = build_report(campaign)
+    params = dict(report.parameters())
+    assert "at least 3" in params["consensus rule"]
+    assert params["annotators per image"] == "9"
+    assert "(seed 11)" in params["generation job"] and "tiny" in params["model"] and "(seed 5)" in params["pool"]
+    assert report.chance_reach == pytest.approx(chance_reach_probability(9, 3))
+    assert [t.baseline for t in report.tests] == ["regular", "noisy", "random_flip"]
+    regular_test = report.tests[0]
+    assert (regular_test.count, regular_test.nobs, regular_test.baseline_count, regular_test.baseline_nobs) == (2, 3, 1, 2)
