@@ -114,7 +114,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     t0 = time.time()
     rows = reproduce(a.dataset, checkpoint=a.checkpoint, epochs=a.epochs, samples=a.samples,
                      optimised_samples=a.optimised_samples, seed=a.seed, out=a.out, root=a.root, device=a.device,
-                     batch_size=a.batch_size, steps=a.steps, tol=a.tol, progress=not a.quiet)
+                     batch_size=a.batch_size, steps=a.steps, tol=a.tol, limit=a.limit, progress=not a.quiet)
     print(format_table(a.dataset, rows))
     print(f"took {time.time() - t0:.0f} s")
 
@@ -199,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--steps", type=int, default=200)
     r.add_argument("--tol", type=float, default=1e-4)
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
     r.add_argument("--out", help="output folder (default runs/reproduce-DATASET)")
     r.set_defaults(func=cmd_reproduce)
     return p

@@ -51,7 +51,8 @@ def _mean_sem(x: torch.Tensor) -> tuple[float, float]:
 def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int = 15, samples: int = 10_000,
               optimised_samples: int | None = None, seed: int = 0, out: str | Path | None = None,
               root: str | Path | None = None, device: str | None = None, batch_size: int = 1000,
-              steps: int = 200, lr: float = 0.05, tol: float = 1e-4, progress: bool = True) -> list[dict]:
+              steps: int = 200, lr: float = 0.05, tol: float = 1e-4, limit: int | None = None,
+              progress: bool = True) -> list[dict]:
     """Run the whole pipeline for `dataset`; returns one row per scheme (also written to out/results.csv)."""
     t0 = time.time()
     out = Path(out or f"runs/reproduce-{dataset.replace('+', '-')}")
@@ -65,12 +66,13 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
         ck = load_checkpoint(checkpoint, device=device)
         model, meta, prof = ck.model, ck.meta, ck.profile
     else:
-        trained = train(dataset, epochs=epochs, seed=seed, device=device, root=root, progress=progress)
+        trained = train(dataset, epochs=epochs, seed=seed, device=device, root=root, limit=limit, progress=progress)
         model, meta, prof = trained.model, trained.meta, None
         save_checkpoint(ckpt_path, model, meta)
     t_train = time.time() - t0
     if prof is None:
-        prof = run_profile(model, meta.get("dataset", dataset), root=root, progress=progress, batch_size=batch_size)
+        prof = run_profile(model, meta.get("dataset", dataset), root=root, limit=limit, progress=progress,
+                           batch_size=batch_size)
         save_checkpoint(ckpt_path, model, meta, prof)
     rows, schemes = [], {}
     for name in ROW_ORDER:
@@ -93,7 +95,7 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
         w.writeheader()
         w.writerows(rows)
     params = {"library_version": __version__, "dataset": dataset, "checkpoint": str(ckpt_path), "seed": seed,
-              "samples_per_scheme": samples, "optimised_samples_per_scheme": opt_n,
+              "samples_per_scheme": samples, "limit": limit, "optimised_samples_per_scheme": opt_n,
               "dr_optimised": {"steps": steps, "lr": lr, "tol": tol, "optimizer": "Adam, from the encoder mean"},
               "batch_size": batch_size, "model_meta": meta,
               "profile": {"layer": prof.layer, "n_samples": prof.n_samples, "n_units": prof.n_units,

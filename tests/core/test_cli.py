@@ -31,3 +31,22 @@ def test_the_cli_reports_a_bad_parameter(data_root, tmp_path, capsys):
     assert main(["generate", "--checkpoint", str(ck), "--scheme", "noisy", "--param", "sigma=2", "--out",
                  str(tmp_path / "g"), "--quiet"]) == 1
     assert "unknown parameter 'sigma'" in capsys.readouterr().err
+
+
+def test_reproduce_writes_the_table_csv_json_and_grids(data_root, tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "r"
+    assert main(["reproduce", "--dataset", "mnist", "--epochs", "1", "--limit", "300", "--samples", "30",
+                 "--optimised-samples", "10", "--steps", "5", "--out", str(out), "--quiet", "--root",
+                 str(data_root)]) == 0
+    printed = capsys.readouterr().out
+    assert "Low-active" in printed and "4.87" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["scheme"] for r in rows] == ["low_active", "noisy", "random_flip", "regular"]
+    assert all(int(r["n_amortised"]) == 30 and int(r["n_optimised"]) == 10 for r in rows)
+    params = json.loads((out / "params.json").read_text())
+    assert params["schemes"]["noisy"]["params"] == {"fraction": 0.1, "scale": 1.0, "rectify": True}
+    assert params["model_meta"]["epochs"] == 1
+    for name in ("low_active", "noisy", "random_flip", "regular"):
+        assert (out / f"grid_{name}.png").stat().st_size > 0
