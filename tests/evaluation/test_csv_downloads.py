@@ -1,0 +1,104 @@
+"""CSV downloads round-trip through the csv module and are safe to open in a spreadsheet."""
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from django.urls import reverse
+
+from annotation.models import Campaign
+from evaluation.csv_export import safe_cell
+from evaluation.reports import build_report, pseudonym
+from tests.evaluation.builders import build_campaign, make_annotators
+from tests.factories import PASSWORD
+
+VOTES = {"regular": [[0, 0, 9, 0], [3, 3, 3, 0]], "low_active": [[9, 0, 0, 0], [5, 4, 0, 0], [0, 5, 0, 0]]}
+
+
+@pytest.fixture
+def setup(client, researcher):
+    raters = make_annotators(9)
+    campaign, items = build_campaign(VOTES, raters, attention=[["not_novel"] * 9])
+    client.login(username=researcher.username, password=PASSWORD)
+    return client, campaign, items, raters
+
+
+def download(client, campaign: Campaign, kind: str) -> list[dict]:
+    response = client.get(reverse("evaluation:download", args=[campaign.pk, kind]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert f"campaign-{campaign.pk}-{kind}.csv" in response["Content-Disposition"]
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.parametrize("text", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx"])
+def test_it_defuses_formula_cells(text):
+    assert safe_cell(text) == "'" + text
+
+
+def test_it_keeps_plain_cells_and_numbers():
+    assert safe_cell("regular") == "regular"
+    assert safe_cell(-1.5) == -1.5
+    assert safe_cell(None) == ""
+    assert safe_cell(True) == "true"
+
+
+def test_it_round_trips_the_summary(setup):
+    client, campaign, _, _ = setup
+    rows = {r["scheme"]: r for r in download(client, campaign, "summary")}
+    report = build_report(campaign)
+    for scheme_row in [*report.schemes, report.overall]:
+        row = rows[scheme_row.scheme]
+        f = scheme_row.fractions
+        assert int(row["images"]) == f.n_images
+        assert int(row["no_consensus"]) == f.n_no_consensus
+        for i in range(4):
+            assert int(row[f"L{i + 1}_count"]) == f.counts[i]
+            if f.fractions[i] is None:
+                assert row[f"L{i + 1}_fraction"] == ""
+            else:
+                assert float(row[f"L{i + 1}_fraction"]) == f.fractions[i]
+                assert float(row[f"L{i + 1}_low"]) == f.intervals[i].low
+                assert float(row[f"L{i + 1}_high"]) == f.intervals[i].high
+    assert float(rows["low_active"]["L1_fraction"]) == pytest.approx(2 / 3)
+    assert float(rows["low_active"]["dr_amortised_mean"]) == 3.35
+    assert rows["regular"]["tie_policy"] == "plurality_or_none"
+    assert int(rows["regular"]["threshold"]) == 3
+    assert int(rows["regular"]["job_seed"]) == 11
+    assert float(rows["regular"]["l1_vs_low_active_p_fisher"]) == report.tests[0].p_value
+
+
+def test_it_round_trips_the_consensus_per_image(setup):
+    client, campaign, items, _ = setup
+    rows = download(client, campaign, "consensus")
+    by_id = {r["image_id"]: r for r in rows}
+    assert len(rows) == 5  # attention checks are not images of a scheme
+    tie = by_id[items["regular"][1].public_id]
+    assert [int(tie[f"votes_L{i}"]) for i in range(1, 5)] == [3, 3, 3, 0]
+    assert (tie["consensus"], tie["tie"], tie["scheme"]) == ("", "true", "regular")
+    short = by_id[items["low_active"][2].public_id]
+    assert (int(short["votes"]), short["consensus"]) == (5, "novel")
+    assert by_id[items["low_active"][0].public_id]["consensus"] == "creative"
+
+
+def test_it_round_trips_the_long_format(setup):
+    client, campaign, items, raters = setup
+    rows = download(client, campaign, "labels")
+    assert len(rows) == 9 + 9 + 9 + 9 + 5 + 9  # 5 images + 1 attention check
+    first = [r for r in rows if r["image_id"] == items["low_active"][0].public_id]
+    assert {r["label"] for r in first} == {"creative"}
+    assert {r["annotator"] for r in first} == {pseudonym(campaign.pk, u.pk) for u in raters}
+    assert not any(u.username in r["annotator"] for r in rows for u in raters)
+    assert {int(r["time_spent_ms"]) for r in rows} == {1000}
+    assert all(datetime.fromisoformat(r["created_at"]) for r in rows)
+    assert {r["scheme"] for r in rows} == {"regular", "low_active", "attention_check"}
+
+
+def test_it_defuses_formulas_coming_from_data(client, researcher):
+    campaign, _ = build_campaign({"=HYPERLINK(1)": [[9, 0, 0, 0]]}, make_annotators(9), summary={})
+    client.login(username=researcher.username, password=PASSWORD)
+    raw = client.get(reverse("evaluation:download", args=[campaign.pk, "summary"])).content.decode()
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    assert rows[0]["scheme"] == "'=HYPERLINK(1)"
+    assert "\n=HYPERLINK" not in raw and ",=HYPERLINK" not in raw
