@@ -98,3 +98,17 @@ def label_rows(report: Report) -> list[list]:
         )
     return rows
 
+
+
+def annotator_rows(report: Report) -> list[list]:
+    rows: list[list] = [[
+        "annotator", "labels", "median_time_ms", "agree", "on_consensus", "agreement", "agree_others",
+        "on_others_consensus", "agreement_others", "attention_seen", "attention_failed", "excluded", *RULE_HEADER,
+    ]]
+    rule = _rule(report)
+    for a in report.annotators:
+        rows.append(
+            [a.pseudonym, a.n_labels, a.median_time_ms, a.n_agree, a.n_on_consensus, a.agreement, a.n_agree_others,
+             a.n_on_others_consensus, a.agreement_others, a.attention_seen, a.attention_failed, a.excluded, *rule]
+        )
+    return rows

@@ -71,6 +71,8 @@ class AnnotatorRow:
     median_time_ms: float | None
     n_agree: int  # labels equal to the image's consensus
     n_on_consensus: int  # labels on images that have a consensus
+    n_agree_others: int  # labels equal to the consensus of the other annotators' votes
+    n_on_others_consensus: int  # labels on images where the other votes have a consensus
     attention_seen: int
     attention_failed: int
     excluded: bool
@@ -78,6 +80,10 @@ class AnnotatorRow:
     @property
     def agreement(self) -> float | None:
         return self.n_agree / self.n_on_consensus if self.n_on_consensus else None
+
+    @property
+    def agreement_others(self) -> float | None:
+        return self.n_agree_others / self.n_on_others_consensus if self.n_on_others_consensus else None
 
     @property
     def attention_fail_rate(self) -> float | None:
@@ -265,23 +271,35 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
         else []
     )
 
-    # Annotators: agreement with the consensus of the images they labelled (their own vote included).
+    # Annotators: agreement with the consensus of the images they labelled, with and without their own vote.
     names = {uid: pseudonym(campaign.pk, uid) for uid in user_ids}
-    consensus_of = {pk: int(result.labels[i]) for pk, i in index_of.items()}
     times: dict[int, list[int]] = {uid: [] for uid in user_ids}
     counts = dict.fromkeys(user_ids, 0)
     agree = dict.fromkeys(user_ids, 0)
     on_consensus = dict.fromkeys(user_ids, 0)
+    scored = []  # (user, image index, label index, counted in the table)
     for item_id, user_id, value, ms, _ in raw:
         if item_meta[item_id][1] == ATTENTION_SCHEME:
             continue
         counts[user_id] += 1
         if ms is not None:
             times[user_id].append(ms)
-        c = consensus_of.get(item_id, stats.NO_CONSENSUS)
+        if item_id not in index_of:
+            continue  # only excluded annotators labelled it: no consensus to agree with
+        i = index_of[item_id]
+        scored.append((user_id, i, LABEL_INDEX[value], user_id not in excluded_ids))
+        c = int(result.labels[i])
         if c != stats.NO_CONSENSUS:
             on_consensus[user_id] += 1
             agree[user_id] += LABEL_INDEX[value] == c
+    loo_agree = dict.fromkeys(user_ids, 0)
+    loo_on = dict.fromkeys(user_ids, 0)
+    if scored:
+        s_users, s_items, s_labels, s_counted = (np.array(col) for col in zip(*scored, strict=True))
+        hit, has = stats.leave_one_out_agreement(table, s_items, s_labels, s_counted, settings.threshold, settings.tie_policy)
+        for uid, h, ok in zip(s_users.tolist(), has.tolist(), hit.tolist(), strict=True):
+            loo_on[uid] += h
+            loo_agree[uid] += ok
     annotators = [
         AnnotatorRow(
             pseudonym=names[uid],
@@ -289,6 +307,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
             median_time_ms=float(statistics.median(times[uid])) if times[uid] else None,
             n_agree=agree[uid],
             n_on_consensus=on_consensus[uid],
+            n_agree_others=loo_agree[uid],
+            n_on_others_consensus=loo_on[uid],
             attention_seen=seen.get(uid, 0),
             attention_failed=failed.get(uid, 0),
             excluded=uid in excluded_ids,

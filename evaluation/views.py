@@ -58,6 +58,7 @@ DOWNLOADS = {
     "summary": csv_export.summary_rows,
     "consensus": csv_export.consensus_rows,
     "labels": csv_export.label_rows,
+    "annotators": csv_export.annotator_rows,
 }
 
 

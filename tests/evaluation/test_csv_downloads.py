@@ -95,6 +95,22 @@ def test_it_round_trips_the_long_format(setup):
     assert {r["scheme"] for r in rows} == {"regular", "low_active", "attention_check"}
 
 
+def test_it_round_trips_the_annotators(setup):
+    client, campaign, _, raters = setup
+    rows = {r["annotator"]: r for r in download(client, campaign, "annotators")}
+    report = build_report(campaign)
+    assert set(rows) == {pseudonym(campaign.pk, u.pk) for u in raters}
+    assert sum(int(r["labels"]) for r in rows.values()) == 9 * 4 + 5  # attention checks not counted
+    for a in report.annotators:
+        row = rows[a.pseudonym]
+        assert int(row["labels"]) == a.n_labels
+        assert float(row["median_time_ms"]) == 1000
+        assert (int(row["agree"]), int(row["on_consensus"])) == (a.n_agree, a.n_on_consensus)
+        assert float(row["agreement"]) == a.agreement
+        assert float(row["agreement_others"]) == a.agreement_others
+        assert (int(row["attention_seen"]), int(row["attention_failed"]), row["excluded"]) == (1, 0, "false")
+
+
 def test_it_defuses_formulas_coming_from_data(client, researcher):
     campaign, _ = build_campaign({"=HYPERLINK(1)": [[9, 0, 0, 0]]}, make_annotators(9), summary={})
     client.login(username=researcher.username, password=PASSWORD)

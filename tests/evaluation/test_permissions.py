@@ -17,7 +17,7 @@ def urls(campaign) -> list[str]:
     return [
         reverse("evaluation:index"),
         reverse("evaluation:report", args=[campaign.pk]),
-        *(reverse("evaluation:download", args=[campaign.pk, kind]) for kind in ("summary", "consensus", "labels")),
+        *(reverse("evaluation:download", args=[campaign.pk, kind]) for kind in ("summary", "consensus", "labels", "annotators")),
     ]
 
 

@@ -97,6 +97,8 @@ def test_it_reports_annotators_by_pseudonym(campaign):
     # rater0 voted on all 9 images (L1 everywhere but the two L3/L2-only rows); see VOTES.
     assert first.n_labels == 9
     assert (first.n_agree, first.n_on_consensus) == (5, 6)
+    # Without their own vote: 5/4 -> 4/4 and 3/3/3 -> 2/3/3 lose their consensus; 2/2/2/3 -> 1/2/2/3 is still L4.
+    assert (first.n_agree_others, first.n_on_others_consensus) == (4, 5)
     assert first.median_time_ms == 1000
     assert first.attention_seen == 2 and first.attention_failed == 0 and not first.excluded
     assert all(a.pseudonym.startswith("A-") for a in report.annotators)
