@@ -131,6 +131,7 @@ class Report:
     chance_none: float
     tests: list[stats.ProportionTest]
     ds_iterations: int
+    ds_converged: bool
     annotators: list[AnnotatorRow]
     excluded: list[str]
     images: list[ImageRow] = field(repr=False)
@@ -162,7 +163,11 @@ class Report:
                 f"{s.max_attention_fail_rate:.0%} of them (expected label: not novel or creative)",
             ),
             ("excluded annotators", ", ".join(self.excluded) or "none"),
-            ("sensitivity check", f"Dawid-Skene EM ({self.ds_iterations} iterations)"),
+            (
+                "sensitivity check",
+                f"Dawid-Skene EM, {self.ds_iterations} iterations"
+                + ("" if self.ds_converged else " (stopped before converging: read it with care)"),
+            ),
         ]
 
 
@@ -363,6 +368,7 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
         chance_none=none,
         tests=tests,
         ds_iterations=ds.iterations,
+        ds_converged=ds.converged,
         annotators=annotators,
         excluded=sorted(names[uid] for uid in excluded_ids),
         images=images,

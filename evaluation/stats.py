@@ -215,7 +215,7 @@ def fisher_l1_tests(
         bc, bn = per_scheme.get(base, (0, 0))
         if tn and bn:
             res = sps.fisher_exact([[tc, tn - tc], [bc, bn - bc]], alternative="two-sided")
-            odds = float(res.statistic) if math.isfinite(res.statistic) else None
+            odds = None if math.isnan(res.statistic) else float(res.statistic)  # inf when the baseline has no L1
             p = float(res.pvalue)
             raw.append(p)
         else:
@@ -237,6 +237,7 @@ class DawidSkene:
     priors: np.ndarray  # (4,)
     confusion: np.ndarray  # (annotators, 4 true, 4 given)
     iterations: int
+    converged: bool
 
 
 def dawid_skene(
@@ -266,7 +267,7 @@ def dawid_skene(
     post /= post.sum(axis=1, keepdims=True)
     priors = np.full(N_LABELS, 1 / N_LABELS)
     confusion = np.zeros((n_annotators, N_LABELS, N_LABELS))
-    iterations = 0
+    iterations, converged = 0, n_items == 0
     for step in range(1, max_iter + 1):
         iterations = step
         # M step: class priors and each annotator's confusion matrix from the current posteriors.
@@ -285,9 +286,12 @@ def dawid_skene(
         change = float(np.abs(new - post).max()) if n_items else 0.0
         post = new
         if change < tol:
+            converged = True
             break
     out = np.where(has, post.argmax(axis=1), NO_CONSENSUS) if n_items else np.zeros(0, dtype=np.int64)
-    return DawidSkene(posteriors=post, labels=out, priors=priors, confusion=confusion, iterations=iterations)
+    return DawidSkene(
+        posteriors=post, labels=out, priors=priors, confusion=confusion, iterations=iterations, converged=converged
+    )
 
 
 def leave_one_out_agreement(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from django import template
 
 register = template.Library()
@@ -14,7 +16,11 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 @register.filter
 def num(value: float | None, digits: int = 3) -> str:
-    return DASH if value is None else f"{value:.{int(digits)}f}"
+    if value is None:
+        return DASH
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.{int(digits)}f}"
 
 
 @register.filter

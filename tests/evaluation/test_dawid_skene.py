@@ -23,6 +23,7 @@ def test_it_beats_the_plain_vote_with_noisy_annotators():
     truth, items, annotators, labels, n_ann = simulate(0)
     result = dawid_skene(items, annotators, labels, len(truth), n_ann)
     plurality = vote_table(items, labels, len(truth)).argmax(axis=1)
+    assert result.converged and result.iterations < 100
     assert (result.labels == truth).mean() > 0.95
     assert (result.labels == truth).mean() > (plurality == truth).mean()
     # Good annotators get a strong diagonal, guessers a flat one.

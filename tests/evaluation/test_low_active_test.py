@@ -32,3 +32,9 @@ def test_it_tests_low_active_against_each_baseline():
 def test_it_skips_when_low_active_has_no_consensus_images():
     rows = fisher_l1_tests("low_active", {"low_active": (0, 0), "regular": (3, 9)}, ["regular"])
     assert rows[0].p_value is None and rows[0].p_holm is None
+
+
+def test_it_reports_an_infinite_odds_ratio_when_the_baseline_has_no_l1():
+    rows = fisher_l1_tests("low_active", {"low_active": (5, 10), "regular": (0, 10)}, ["regular"])
+    assert rows[0].odds_ratio == float("inf")
+    assert rows[0].p_value == pytest.approx(fisher_two_sided_by_hand(5, 5, 0, 10), rel=1e-9)
