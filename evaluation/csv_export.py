@@ -41,10 +41,12 @@ def render(rows: Iterable[Iterable]) -> str:
 
 def _rule(report: Report) -> list:
     s = report.settings
-    return [report.threshold, report.annotators_per_image, s.tie_policy, s.max_attention_fail_rate, s.min_attention_checks]
+    return [report.threshold, report.annotators_per_image, s.tie_policy, s.inconclusive, s.max_attention_fail_rate,
+            s.min_attention_checks]
 
 
-RULE_HEADER = ["threshold", "annotators_per_image", "tie_policy", "max_attention_fail_rate", "min_attention_checks"]
+RULE_HEADER = ["threshold", "annotators_per_image", "tie_policy", "inconclusive", "max_attention_fail_rate",
+               "min_attention_checks"]
 PROVENANCE_HEADER = ["campaign_id", "model_id", "job_id", "job_seed", "pool_seed"]
 
 

@@ -15,6 +15,11 @@ from annotation.models import Campaign
 from .stats import TIE_POLICY_TEXT, TiePolicy
 
 
+class InconclusivePolicy(models.TextChoices):
+    LABEL = "label", "L4 is a label like the others (as in the paper)"
+    ABSTAIN = "abstain", "An L4 vote is an abstention: left out before the rule, the agreement and Dawid-Skene"
+
+
 class ReportSettings(models.Model):
     campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="report_settings")
     threshold = models.PositiveSmallIntegerField(
@@ -23,6 +28,7 @@ class ReportSettings(models.Model):
     tie_policy = models.CharField(
         max_length=40, choices=[(p.value, TIE_POLICY_TEXT[p]) for p in TiePolicy], default=TiePolicy.PLURALITY_OR_NONE.value
     )
+    inconclusive = models.CharField(max_length=20, choices=InconclusivePolicy.choices, default=InconclusivePolicy.LABEL)
     max_attention_fail_rate = models.FloatField(
         default=0.5,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
@@ -56,6 +62,10 @@ class ReportSettings(models.Model):
             return cls.objects.get(campaign=campaign)
         except cls.DoesNotExist:
             return cls(campaign=campaign)
+
+    @property
+    def abstain_inconclusive(self) -> bool:
+        return self.inconclusive == InconclusivePolicy.ABSTAIN
 
     @property
     def tie_policy_text(self) -> str:

@@ -28,6 +28,7 @@ SCHEME_ORDER = ("regular", "noisy", "random_flip", "low_active")
 TARGET_SCHEME = "low_active"
 ATTENTION_EXPECTED = LabelValue.NOT_NOVEL.value
 ATTENTION_SCHEME = "attention_check"
+INCONCLUSIVE = LabelValue.INCONCLUSIVE.value
 
 
 def pseudonym(campaign_id: int, user_id: int) -> str:
@@ -152,7 +153,7 @@ class Report:
             ("annotators per image", str(self.annotators_per_image)),
             ("consensus rule", f"a label with at least {s.threshold} of the image's votes"),
             ("tie policy", f"{s.tie_policy}: {s.tie_policy_text}"),
-            ("inconclusive", "L4 is a label like the others; images without a consensus are counted apart"),
+            ("inconclusive", f"{s.inconclusive}: {s.get_inconclusive_display()}; images without a consensus are counted apart"),
             ("fractions", "normalised over the images that have a consensus"),
             ("intervals", f"Wilson score, {s.confidence:.0%}"),
             ("test", "two-sided Fisher's exact test on L1 vs the other consensus labels, Holm-adjusted"),
@@ -236,7 +237,9 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
     kept = [
         (item_id, user_id, LABEL_INDEX[value])
         for item_id, user_id, value, _, _ in raw
-        if user_id not in excluded_ids and item_meta[item_id][1] != ATTENTION_SCHEME
+        if user_id not in excluded_ids
+        and item_meta[item_id][1] != ATTENTION_SCHEME
+        and not (settings.abstain_inconclusive and value == INCONCLUSIVE)
     ]
     labelled = {item_id for item_id, _, _ in kept}
     image_items = [row for row in sample_items if row[0] in labelled]
@@ -289,8 +292,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
         counts[user_id] += 1
         if ms is not None:
             times[user_id].append(ms)
-        if item_id not in index_of:
-            continue  # only excluded annotators labelled it: no consensus to agree with
+        if item_id not in index_of or (settings.abstain_inconclusive and value == INCONCLUSIVE):
+            continue  # nothing to agree with: only excluded votes on it, or the vote is an abstention
         i = index_of[item_id]
         scored.append((user_id, i, LABEL_INDEX[value], user_id not in excluded_ids))
         c = int(result.labels[i])

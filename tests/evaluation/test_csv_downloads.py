@@ -64,6 +64,7 @@ def test_it_round_trips_the_summary(setup):
     assert float(rows["low_active"]["L1_fraction"]) == pytest.approx(2 / 3)
     assert float(rows["low_active"]["dr_amortised_mean"]) == 3.35
     assert rows["regular"]["tie_policy"] == "plurality_or_none"
+    assert rows["regular"]["inconclusive"] == "label"
     assert int(rows["regular"]["threshold"]) == 3
     assert int(rows["regular"]["job_seed"]) == 11
     assert float(rows["regular"]["l1_vs_low_active_p_fisher"]) == report.tests[0].p_value

@@ -125,3 +125,17 @@ def test_it_states_the_rule_and_the_chance_baseline(campaign):
     assert [t.baseline for t in report.tests] == ["regular", "noisy", "random_flip"]
     regular_test = report.tests[0]
     assert (regular_test.count, regular_test.nobs, regular_test.baseline_count, regular_test.baseline_nobs) == (2, 3, 1, 2)
+
+
+def test_it_can_treat_inconclusive_votes_as_abstentions(db):
+    votes = {"regular": [[3, 1, 0, 5], [2, 2, 0, 5]], "low_active": [[9, 0, 0, 0]]}
+    campaign, _ = build_campaign(votes, make_annotators(9))
+    as_label = {r.scheme: r for r in build_report(campaign).schemes}["regular"].fractions
+    assert as_label.counts == (0, 0, 0, 2)
+
+    ReportSettings.objects.create(campaign=campaign, inconclusive="abstain")
+    report = build_report(campaign)
+    abstain = {r.scheme: r for r in report.schemes}["regular"].fractions
+    assert abstain.counts == (1, 0, 0, 0)  # 3/1/0 -> L1; 2/2/0 -> nothing reaches 3
+    assert (abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (1, 1, 2)
+    assert dict(report.parameters())["inconclusive"].startswith("abstain:")
