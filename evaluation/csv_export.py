@@ -28,7 +28,16 @@ def safe_cell(value) -> str | int | float:
     if isinstance(value, int | float):
         return value
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    # A cell that already starts with the quote gets one more, so `unquote` can always undo this.
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
+
+
+def unquote(cell: str) -> str:
+    """The original text of a cell written by `safe_cell` (for readers that need ids back exactly).
+
+    Image ids are random url-safe strings, so one in 64 starts with "-" and is written with a quote.
+    """
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith((*FORMULA_STARTS, "'")) else cell
 
 
 def render(rows: Iterable[Iterable]) -> str:
@@ -58,7 +67,8 @@ def summary_rows(report: Report) -> list[list]:
     header = ["scheme", "images", "consensus_images", "no_consensus", "ties", "incomplete", "unlabelled"]
     for i, _ in enumerate(LABELS, start=1):
         header += [f"L{i}_count", f"L{i}_fraction", f"L{i}_low", f"L{i}_high"]
-    header += ["dr_n", "dr_amortised_mean", "dr_optimised_mean", "fleiss_kappa", "krippendorff_alpha"]
+    header += ["dr_n", "dr_amortised_mean", "dr_optimised_mean", "fleiss_kappa", "fleiss_kappa_low", "fleiss_kappa_high",
+               "krippendorff_alpha", "krippendorff_alpha_low", "krippendorff_alpha_high"]
     header += [f"ds_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
     header += ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm"]
     header += RULE_HEADER + PROVENANCE_HEADER + ["excluded_annotators"]
@@ -69,7 +79,10 @@ def summary_rows(report: Report) -> list[list]:
         out: list = [row.scheme, f.n_images, f.n_consensus, f.n_no_consensus, f.n_ties, f.n_incomplete, row.n_unlabelled]
         for count, fraction, interval in zip(f.counts, f.fractions, f.intervals, strict=True):
             out += [count, fraction, interval.low if interval else None, interval.high if interval else None]
-        out += [row.dr_n, row.dr_amortised, row.dr_optimised, row.fleiss_kappa, row.krippendorff_alpha]
+        kappa_ci, alpha_ci = row.agreement_intervals.fleiss_kappa, row.agreement_intervals.krippendorff_alpha
+        out += [row.dr_n, row.dr_amortised, row.dr_optimised]
+        out += [row.fleiss_kappa, kappa_ci.low if kappa_ci else None, kappa_ci.high if kappa_ci else None]
+        out += [row.krippendorff_alpha, alpha_ci.low if alpha_ci else None, alpha_ci.high if alpha_ci else None]
         out += list(row.ds_fractions)
         test = tests.get(row.scheme)
         out += [test.p_value if test else None, test.p_holm if test else None]

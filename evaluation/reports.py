@@ -28,6 +28,9 @@ SCHEME_ORDER = ("regular", "noisy", "random_flip", "low_active")
 TARGET_SCHEME = "low_active"
 ATTENTION_EXPECTED = LabelValue.NOT_NOVEL.value
 ATTENTION_SCHEME = "attention_check"
+# Bootstrap of the agreement figures over images: fixed seed, so a report reads the same every time.
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
 INCONCLUSIVE = LabelValue.INCONCLUSIVE.value
 
 
@@ -61,6 +64,7 @@ class SchemeRow:
     dr_optimised: float | None
     fleiss_kappa: float | None
     krippendorff_alpha: float | None
+    agreement_intervals: stats.AgreementIntervals
     ds_counts: tuple[int, ...]
     ds_fractions: tuple[float | None, ...]
 
@@ -139,6 +143,10 @@ class Report:
     labels: list[LabelRow] = field(repr=False)
 
     @property
+    def agreement_rows(self) -> list[SchemeRow]:
+        return [*self.schemes, self.overall]
+
+    @property
     def threshold(self) -> int:
         return self.settings.threshold
 
@@ -157,7 +165,12 @@ class Report:
             ("fractions", "normalised over the images that have a consensus"),
             ("intervals", f"Wilson score, {s.confidence:.0%}"),
             ("test", "two-sided Fisher's exact test on L1 vs the other consensus labels, Holm-adjusted"),
-            ("agreement", "Fleiss' kappa over images with all votes; nominal Krippendorff's alpha over all images"),
+            (
+                "agreement",
+                "Fleiss' kappa over images with all votes; nominal Krippendorff's alpha over all images; "
+                f"{s.confidence:.0%} percentile bootstrap intervals over images "
+                f"({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})",
+            ),
             (
                 "exclusion rule",
                 f"annotators who answered at least {s.min_attention_checks} attention checks and failed more than "
@@ -193,6 +206,9 @@ def _scheme_row(
         dr_optimised=(dr or {}).get("dr_optimised_mean"),
         fleiss_kappa=stats.fleiss_kappa(table, raters=expected),
         krippendorff_alpha=stats.krippendorff_alpha(table),
+        agreement_intervals=stats.bootstrap_agreement(
+            table, expected, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, confidence=settings.confidence
+        ),
         ds_counts=ds_counts,
         ds_fractions=tuple((c / n_ds) if n_ds else None for c in ds_counts),
     )

@@ -30,6 +30,12 @@ def interval(value) -> str:
 
 
 @register.filter
+def ci(value, digits: int = 3) -> str:
+    """An interval on the statistic's own scale, as "[low, high]"."""
+    return "" if value is None else f"[{value.low:.{int(digits)}f}, {value.high:.{int(digits)}f}]"
+
+
+@register.filter
 def pvalue(value: float | None) -> str:
     if value is None:
         return DASH

@@ -70,3 +70,27 @@ def test_it_gives_perfect_agreement_and_none_when_undefined():
     assert krippendorff_alpha(one_category) is None
     assert fleiss_kappa(np.zeros((0, 4), dtype=int)) is None
     assert krippendorff_alpha(np.array([[1, 0, 0, 0]])) is None
+
+
+def test_it_bootstraps_the_agreement_over_images():
+    from evaluation.stats import _alpha_from_sums, _fleiss_from_sums, bootstrap_agreement
+
+    rng = np.random.default_rng(5)
+    table = np.stack([rng.multinomial(9, p) for p in rng.dirichlet(np.full(4, 0.5), size=200)])
+    # With every image drawn once, the weighted sums give back the plain statistics.
+    once = np.ones((1, len(table)))
+    assert _fleiss_from_sums(once, table.astype(float), 9)[0] == pytest.approx(fleiss_kappa(table), abs=1e-12)
+    assert _alpha_from_sums(once, table.astype(float))[0] == pytest.approx(krippendorff_alpha(table), abs=1e-12)
+    # With an image drawn twice, the same as duplicating its row.
+    twice = once.copy()
+    twice[0, 0] = 2
+    doubled = np.vstack([table, table[:1]])
+    assert _fleiss_from_sums(twice, table.astype(float), 9)[0] == pytest.approx(fleiss_by_hand(doubled), abs=1e-12)
+    assert _alpha_from_sums(twice, table.astype(float))[0] == pytest.approx(alpha_by_hand(doubled), abs=1e-12)
+
+    result = bootstrap_agreement(table, 9, resamples=500, seed=1)
+    assert result.fleiss_kappa.low < fleiss_kappa(table) < result.fleiss_kappa.high
+    assert result.krippendorff_alpha.low < krippendorff_alpha(table) < result.krippendorff_alpha.high
+    assert result.fleiss_kappa.high - result.fleiss_kappa.low < 0.2
+    assert bootstrap_agreement(table, 9, resamples=500, seed=1) == result  # seeded: the same every time
+    assert bootstrap_agreement(table[:1], 9).fleiss_kappa is None

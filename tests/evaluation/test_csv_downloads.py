@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import Campaign
-from evaluation.csv_export import safe_cell
+from evaluation.csv_export import safe_cell, unquote
 from evaluation.reports import build_report, pseudonym
+from generation.models import PoolItem
 from tests.evaluation.builders import build_campaign, make_annotators
 from tests.factories import PASSWORD
 
@@ -20,6 +21,9 @@ VOTES = {"regular": [[0, 0, 9, 0], [3, 3, 3, 0]], "low_active": [[9, 0, 0, 0], [
 def setup(client, researcher):
     raters = make_annotators(9)
     campaign, items = build_campaign(VOTES, raters, attention=[["not_novel"] * 9])
+    # Random url-safe ids can start with "-": such a cell is quoted and must still come back.
+    PoolItem.objects.filter(pk=items["regular"][1].pk).update(public_id="-starts-with-a-dash")
+    items["regular"][1].refresh_from_db()
     client.login(username=researcher.username, password=PASSWORD)
     return client, campaign, items, raters
 
@@ -35,6 +39,11 @@ def download(client, campaign: Campaign, kind: str) -> list[dict]:
 @pytest.mark.parametrize("text", ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx"])
 def test_it_defuses_formula_cells(text):
     assert safe_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", ["=1+2", "-abc_DEF", "'quoted", "plain", "", "'=already"])
+def test_it_unquotes_what_it_defused(text):
+    assert unquote(safe_cell(text)) == text
 
 
 def test_it_keeps_plain_cells_and_numbers():
@@ -61,6 +70,12 @@ def test_it_round_trips_the_summary(setup):
                 assert float(row[f"L{i + 1}_fraction"]) == f.fractions[i]
                 assert float(row[f"L{i + 1}_low"]) == f.intervals[i].low
                 assert float(row[f"L{i + 1}_high"]) == f.intervals[i].high
+        intervals = scheme_row.agreement_intervals
+        for name, value, ci in [("fleiss_kappa", scheme_row.fleiss_kappa, intervals.fleiss_kappa),
+                                ("krippendorff_alpha", scheme_row.krippendorff_alpha, intervals.krippendorff_alpha)]:
+            assert row[name] == ("" if value is None else repr(value))
+            assert row[f"{name}_low"] == ("" if ci is None else repr(ci.low))
+    assert float(rows["all"]["krippendorff_alpha"]) == pytest.approx(report.overall.krippendorff_alpha)
     assert float(rows["low_active"]["L1_fraction"]) == pytest.approx(2 / 3)
     assert float(rows["low_active"]["dr_amortised_mean"]) == 3.35
     assert rows["regular"]["tie_policy"] == "plurality_or_none"
@@ -73,9 +88,10 @@ def test_it_round_trips_the_summary(setup):
 def test_it_round_trips_the_consensus_per_image(setup):
     client, campaign, items, _ = setup
     rows = download(client, campaign, "consensus")
-    by_id = {r["image_id"]: r for r in rows}
+    by_id = {unquote(r["image_id"]): r for r in rows}
     assert len(rows) == 5  # attention checks are not images of a scheme
     tie = by_id[items["regular"][1].public_id]
+    assert any(r["image_id"] == "'-starts-with-a-dash" for r in rows)
     assert [int(tie[f"votes_L{i}"]) for i in range(1, 5)] == [3, 3, 3, 0]
     assert (tie["consensus"], tie["tie"], tie["scheme"]) == ("", "true", "regular")
     short = by_id[items["low_active"][2].public_id]
@@ -87,7 +103,7 @@ def test_it_round_trips_the_long_format(setup):
     client, campaign, items, raters = setup
     rows = download(client, campaign, "labels")
     assert len(rows) == 9 + 9 + 9 + 9 + 5 + 9  # 5 images + 1 attention check
-    first = [r for r in rows if r["image_id"] == items["low_active"][0].public_id]
+    first = [r for r in rows if unquote(r["image_id"]) == items["low_active"][0].public_id]
     assert {r["label"] for r in first} == {"creative"}
     assert {r["annotator"] for r in first} == {pseudonym(campaign.pk, u.pk) for u in raters}
     assert not any(u.username in r["annotator"] for r in rows for u in raters)

@@ -38,3 +38,12 @@ def test_it_reports_an_infinite_odds_ratio_when_the_baseline_has_no_l1():
     rows = fisher_l1_tests("low_active", {"low_active": (5, 10), "regular": (0, 10)}, ["regular"])
     assert rows[0].odds_ratio == float("inf")
     assert rows[0].p_value == pytest.approx(fisher_two_sided_by_hand(5, 5, 0, 10), rel=1e-9)
+
+
+@pytest.mark.parametrize("p_values", [[0.01, 0.04, 0.03], [0.5, 0.001, 0.2, 0.04], [0.9], [0.02, 0.02, 0.6]])
+def test_it_adjusts_like_statsmodels_holm(p_values):
+    from statsmodels.stats.multitest import multipletests
+
+    from evaluation.stats import holm
+
+    assert holm(p_values) == pytest.approx(multipletests(p_values, method="holm")[1].tolist())
