@@ -1,7 +1,8 @@
 """From a generation job to a report: 9 simulated annotators label a pool, a researcher downloads everything.
 
 The pool comes from a real tiny generation job when the generation services are installed, and
-from rows built directly otherwise. Labels are written through the ORM (see `label`).
+from rows built directly otherwise. The annotators label through the annotation API (prime, ask for
+the next image, submit), as a browser would.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import io
 import numpy as np
 import pytest
 from django.conf import settings
-from django.urls import reverse
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
 
 from annotation.models import Campaign, Label
 from evaluation.reports import build_report
@@ -21,7 +23,8 @@ from tests.evaluation.builders import LABELS
 from tests.factories import PASSWORD, make_annotator
 
 SCHEMES = ("regular", "noisy", "random_flip", "low_active")
-PER_SCHEME = 20
+PER_SCHEME = 20  # samples per scheme in the job
+POOL_PER_SCHEME = 10  # of which in the pool (keeps the 9 x 44 API round trips short)
 # The simulated annotators' tastes: low-active images look creative more often.
 TASTE = {
     "regular": [0.05, 0.10, 0.80, 0.05],
@@ -47,17 +50,18 @@ def pool_from_services() -> SamplePool | None:
         trained_model=model, samples_per_scheme=PER_SCHEME, seed=0, schemes={s: {} for s in SCHEMES}
     )
     services.run_job(job.pk)
-    return services.build_pool(GenerationJob.objects.get(pk=job.pk), per_scheme=PER_SCHEME, seed=0, attention_checks=4)
+    job = GenerationJob.objects.get(pk=job.pk)
+    return services.build_pool(job, per_scheme=POOL_PER_SCHEME, seed=0, attention_checks=4)
 
 
 def pool_from_rows() -> SamplePool:
     model = TrainedModel.objects.create(name="tiny", dataset="mnist", epochs=1, train_limit=1000, status="succeeded")
     summary = {s: {"n": PER_SCHEME, "dr_amortised_mean": 1.0 + i, "dr_optimised_mean": 0.1 * i} for i, s in enumerate(SCHEMES)}
     job = GenerationJob.objects.create(trained_model=model, samples_per_scheme=PER_SCHEME, status="succeeded", summary=summary)
-    pool = SamplePool.objects.create(job=job, name="pool", per_scheme=PER_SCHEME)
-    order = iter(np.random.default_rng(0).permutation(PER_SCHEME * len(SCHEMES) + 4).tolist())
+    pool = SamplePool.objects.create(job=job, name="pool", per_scheme=POOL_PER_SCHEME)
+    order = iter(np.random.default_rng(0).permutation(POOL_PER_SCHEME * len(SCHEMES) + 4).tolist())
     for scheme in SCHEMES:
-        for index in range(PER_SCHEME):
+        for index in range(POOL_PER_SCHEME):
             sample = Sample.objects.create(job=job, scheme=scheme, index=index, dr_amortised=1.0)
             PoolItem.objects.create(pool=pool, position=next(order), sample=sample)
     for _ in range(4):
@@ -65,16 +69,47 @@ def pool_from_rows() -> SamplePool:
     return pool
 
 
-def label(campaign: Campaign, annotators, rng: np.random.Generator) -> int:
-    """Each annotator labels every image once, drawing from their taste for its (hidden) scheme."""
-    rows = []
-    for item in PoolItem.objects.filter(pool=campaign.pool).select_related("sample").order_by("position"):
-        probs = TASTE[item.sample.scheme] if item.sample_id else [0.0, 0.05, 0.95, 0.0]
-        for user in annotators:
-            value = LABELS[rng.choice(4, p=probs)]
-            rows.append(Label(campaign=campaign, item=item, annotator=user, value=value, time_spent_ms=int(rng.integers(500, 5000))))
+def choose(item: PoolItem, rng: np.random.Generator) -> str:
+    # The simulation peeks at the hidden scheme to have a taste; the annotator's client never sees it.
+    probs = TASTE[item.sample.scheme] if item.sample_id else [0.0, 0.05, 0.95, 0.0]
+    return LABELS[rng.choice(4, p=probs)]
+
+
+def label_through_api(campaign: Campaign, annotator, rng: np.random.Generator) -> int:
+    """One annotator's session: prime, then next image / submit until the API says done."""
+    api = Client()
+    api.force_login(annotator)
+    assert api.post(reverse("annotation_api:primed", args=[campaign.pk])).status_code == 200
+    submitted = 0
+    while True:
+        answer = api.post(reverse("annotation_api:next", args=[campaign.pk])).json()
+        if answer["done"]:
+            return submitted
+        public_id = answer["item"]["id"]
+        assert set(answer["item"]) == {"id", "image"}  # nothing about the scheme
+        item = PoolItem.objects.select_related("sample").get(public_id=public_id)
+        body = {"item": public_id, "value": choose(item, rng), "time_spent_ms": int(rng.integers(500, 5000))}
+        response = api.post(reverse("annotation_api:submit", args=[campaign.pk]), body, content_type="application/json")
+        assert response.status_code == 201, response.content
+        submitted += 1
+
+
+def label_through_orm(campaign: Campaign, annotators, rng: np.random.Generator) -> int:
+    rows = [
+        Label(campaign=campaign, item=item, annotator=user, value=choose(item, rng), time_spent_ms=int(rng.integers(500, 5000)))
+        for item in PoolItem.objects.filter(pool=campaign.pool).select_related("sample").order_by("position")
+        for user in annotators
+    ]
     Label.objects.bulk_create(rows)
     return len(rows)
+
+
+def label(campaign: Campaign, annotators, rng: np.random.Generator) -> int:
+    try:
+        reverse("annotation_api:next", args=[campaign.pk])
+    except NoReverseMatch:  # an installation without the annotation API
+        return label_through_orm(campaign, annotators, rng)
+    return sum(label_through_api(campaign, user, rng) for user in annotators)
 
 
 def read_csv(client, campaign: Campaign, kind: str) -> list[dict]:
@@ -91,7 +126,8 @@ def test_it_reports_a_labelled_campaign(client, researcher):
     campaign.annotators.set(annotators)
     n_labels = label(campaign, annotators, np.random.default_rng(1))
     n_images = PoolItem.objects.filter(pool=pool, sample__isnull=False).count()
-    assert n_images == PER_SCHEME * len(SCHEMES)
+    assert n_images == POOL_PER_SCHEME * len(SCHEMES)
+    assert n_labels == 9 * PoolItem.objects.filter(pool=pool).count()
 
     client.login(username=researcher.username, password=PASSWORD)
     page = client.get(reverse("evaluation:report", args=[campaign.pk]))
@@ -104,8 +140,8 @@ def test_it_reports_a_labelled_campaign(client, researcher):
     job = GenerationJob.objects.get(pk=pool.job_id)
     for scheme in SCHEMES:
         row = summary[scheme]
-        assert int(row["images"]) == PER_SCHEME
-        assert int(row["consensus_images"]) + int(row["no_consensus"]) == PER_SCHEME
+        assert int(row["images"]) == POOL_PER_SCHEME
+        assert int(row["consensus_images"]) + int(row["no_consensus"]) == POOL_PER_SCHEME
         assert float(row["dr_amortised_mean"]) == pytest.approx(job.summary[scheme]["dr_amortised_mean"])
     # With these tastes low-active wins L1 by far, and the test says so.
     assert float(summary["low_active"]["L1_fraction"]) > float(summary["regular"]["L1_fraction"])
@@ -118,3 +154,9 @@ def test_it_reports_a_labelled_campaign(client, researcher):
     labels = read_csv(client, campaign, "labels")
     assert len(labels) == n_labels
     assert len({r["annotator"] for r in labels}) == 9
+
+    # The annotators who made it cannot open it.
+    annotator_client = Client()
+    annotator_client.force_login(annotators[0])
+    assert annotator_client.get(reverse("evaluation:report", args=[campaign.pk])).status_code == 404
+    assert annotator_client.get(reverse("evaluation:download", args=[campaign.pk, "labels"])).status_code == 404
