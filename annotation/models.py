@@ -37,6 +37,10 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def instructions_html(self) -> str:
+        return safe_html(self.instructions)
+
 
 class Label(models.Model):
     """One annotator's label for one pool item in one campaign."""
@@ -56,3 +60,65 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id}:{self.item_id}={self.value}"
+
+
+class CampaignItem(models.Model):
+    """A pool item's place in a campaign: how many labels it has and how many annotators hold it now.
+
+    Assignment locks these rows (SELECT ... FOR UPDATE SKIP LOCKED), and the counters live on the locked
+    row itself, so PostgreSQL re-checks the "still has room" condition on the newest row version and
+    two annotators can never both take the ninth slot. The check constraint is the last line of defence.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="campaign_items")
+    item = models.ForeignKey(PoolItem, on_delete=models.CASCADE, related_name="+")
+    capacity = models.PositiveSmallIntegerField()  # copied from campaign.annotators_per_image
+    labels_count = models.PositiveSmallIntegerField(default=0)
+    claims_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "item"], name="one_campaign_item"),
+            models.CheckConstraint(
+                condition=models.Q(labels_count__lte=models.F("capacity") - models.F("claims_count")),
+                name="campaign_item_within_capacity",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "labels_count"])]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.item_id}"
+
+
+class Claim(models.Model):
+    """An image handed to an annotator and not yet labelled. One per annotator and campaign at a time."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="claims")
+    slot = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="claims")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "annotator"], name="one_claim_per_annotator")]
+        indexes = [models.Index(fields=["campaign", "claimed_at"])]
+
+
+class Priming(models.Model):
+    """When an annotator studied a campaign's priming grid; labeling starts only after it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="primings")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "annotator"], name="one_priming_per_annotator")]
+
+
+ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "a", "h2", "h3", "h4", "blockquote", "code"}
+
+
+def safe_html(text: str) -> str:
+    """Instructions are written by researchers but read by everyone: keep a small safe subset of HTML."""
+    import nh3
+
+    return nh3.clean(text, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}}, url_schemes={"http", "https", "mailto"})

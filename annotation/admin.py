@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from config.roles import ANNOTATORS
+
+from .models import Campaign, Label
+from .services import ensure_slots
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "pool", "is_open", "annotators_per_image", "label_count", "created_at"]
+    list_filter = ["is_open"]
+    search_fields = ["name"]
+    filter_horizontal = ["annotators"]
+    actions = ["open_campaigns", "close_campaigns"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(n_labels=Count("labels"))
+
+    @admin.display(description="Labels", ordering="n_labels")
+    def label_count(self, obj: Campaign) -> int:
+        return obj.n_labels
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Only members of the annotators group can take part (add people to it in Users).
+        if db_field.name == "annotators":
+            kwargs["queryset"] = User.objects.filter(groups__name=ANNOTATORS, is_active=True).order_by("username")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        ensure_slots(obj)
+
+    @admin.action(description="Open the selected campaigns")
+    def open_campaigns(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queryset.update(is_open=True)
+
+    @admin.action(description="Close the selected campaigns")
+    def close_campaigns(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queryset.update(is_open=False)
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "item", "annotator", "value", "time_spent_ms", "created_at"]
+    list_filter = ["campaign", "value"]
+    raw_id_fields = ["item", "annotator"]
+    readonly_fields = ["created_at"]

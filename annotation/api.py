@@ -1,0 +1,146 @@
+"""The annotation API (DRF): next image, submit a label, undo, progress, my labels.
+
+Answers name images by their opaque public id and an image URL, and never carry a scheme, a job, a sample or
+a file name. Session and token authentication (settings.REST_FRAMEWORK).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.roles import is_annotator, is_researcher
+from generation.models import PoolItem
+
+from . import services
+from .access import campaign_for_annotator, campaign_for_viewer
+from .models import Campaign, Label
+
+
+def item_payload(item: PoolItem | None) -> dict[str, str] | None:
+    if item is None:
+        return None
+    return {"id": item.public_id, "image": reverse("annotation:image", args=[item.public_id])}
+
+
+def error(exc: services.AnnotationError) -> Response:
+    return Response({"error": exc.code, "detail": exc.message}, status=exc.status)
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    item = serializers.CharField(source="item.public_id")
+
+    class Meta:
+        model = Label
+        fields = ["id", "campaign", "item", "value", "time_spent_ms", "created_at"]
+
+
+class ResearcherLabelSerializer(LabelSerializer):
+    annotator = serializers.CharField(source="annotator.get_username")
+
+    class Meta(LabelSerializer.Meta):
+        fields = [*LabelSerializer.Meta.fields, "annotator"]
+
+
+class CampaignList(APIView):
+    def get(self, request: Request) -> Response:
+        if is_researcher(request.user):
+            campaigns = Campaign.objects.all()
+        elif is_annotator(request.user):
+            campaigns = services.campaigns_for(request.user)
+        else:
+            campaigns = Campaign.objects.none()
+        data = [{"id": c.pk, "name": c.name, "is_open": c.is_open} for c in campaigns]
+        return Response({"campaigns": data})
+
+
+class CampaignAction(APIView):
+    """Base for actions of an annotator in one of their campaigns."""
+
+    def campaign(self, pk: int) -> Campaign:
+        return campaign_for_annotator(self.request.user, pk)
+
+
+class NextImage(CampaignAction):
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = self.campaign(pk)
+        try:
+            item = services.next_item(campaign, request.user)
+        except services.AnnotationError as exc:
+            return error(exc)
+        progress = services.progress(campaign, request.user).as_dict()
+        return Response({"item": item_payload(item), "done": item is None, "progress": progress})
+
+
+class SubmitLabel(CampaignAction):
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = self.campaign(pk)
+        body: Any = request.data
+        if not isinstance(body, dict) or not isinstance(body.get("item"), str):
+            return Response(
+                {"error": "malformed", "detail": 'Send a JSON object: {"item": "<image id>", "value": "<label>"}.'},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            label = services.submit_label(campaign, request.user, body["item"], body.get("value"), body.get("time_spent_ms"))
+        except services.AnnotationError as exc:
+            return error(exc)
+        progress = services.progress(campaign, request.user).as_dict()
+        return Response({"label": LabelSerializer(label).data, "progress": progress}, status=status.HTTP_201_CREATED)
+
+
+class Undo(CampaignAction):
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = self.campaign(pk)
+        try:
+            item = services.undo_last(campaign, request.user)
+        except services.AnnotationError as exc:
+            return error(exc)
+        progress = services.progress(campaign, request.user).as_dict()
+        return Response({"item": item_payload(item), "progress": progress})
+
+
+class Progress(CampaignAction):
+    def get(self, request: Request, pk: int) -> Response:
+        campaign = self.campaign(pk)
+        return Response({"progress": services.progress(campaign, request.user).as_dict(), "is_open": campaign.is_open})
+
+
+class Primed(CampaignAction):
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = self.campaign(pk)
+        if not campaign.is_open:
+            return error(services.CampaignClosed("This campaign is closed."))
+        services.mark_primed(campaign, request.user)
+        return Response({"primed": True})
+
+
+class LabelList(APIView):
+    """Annotators get their own labels only; researchers everybody's."""
+
+    def get(self, request: Request) -> Response:
+        researcher = is_researcher(request.user)
+        labels = Label.objects.select_related("item", "annotator").order_by("pk")
+        if not researcher:
+            labels = labels.filter(annotator=request.user)
+        campaign_id = request.query_params.get("campaign")
+        if campaign_id is not None:
+            if not campaign_id.isdigit():
+                return Response({"error": "malformed", "detail": "campaign must be a number."}, status=400)
+            try:
+                campaign_for_viewer(request.user, int(campaign_id))
+            except Http404:
+                return Response({"error": "not_found", "detail": "No such campaign."}, status=404)
+            labels = labels.filter(campaign_id=int(campaign_id))
+        paginator = LimitOffsetPagination()
+        paginator.default_limit = 1000
+        page = paginator.paginate_queryset(labels, request, view=self)
+        serializer = ResearcherLabelSerializer if researcher else LabelSerializer
+        return paginator.get_paginated_response(serializer(page, many=True).data)

@@ -1,0 +1,82 @@
+"""Image bytes for annotators: pool items stripped of metadata, and the cached priming grid."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import struct
+from pathlib import Path
+
+from django.conf import settings
+
+from generation.models import Dataset, PoolItem
+
+from .models import Campaign
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks needed to draw the picture; text, time, physical size and every private chunk are dropped.
+CRITICAL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS"}
+
+
+class BadImage(Exception):
+    pass
+
+
+def strip_png(data: bytes) -> bytes:
+    """The PNG with only its critical chunks: nothing a file could say about where it came from survives."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise BadImage("not a PNG file")
+    out = [PNG_SIGNATURE]
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            raise BadImage("truncated PNG chunk")
+        if kind in CRITICAL_CHUNKS:
+            out.append(data[pos:end])
+        pos = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def item_png(item: PoolItem) -> bytes:
+    field = item.image_file
+    if not field:
+        raise BadImage("the item has no image file")
+    with field.open("rb") as fh:
+        return strip_png(fh.read())
+
+
+def dataset_name(campaign: Campaign) -> str:
+    model = campaign.pool.job.trained_model
+    if model.dataset == Dataset.FOLDER:
+        return f"folder:{model.folder_path}"
+    return model.dataset
+
+
+def priming_path(campaign: Campaign) -> Path:
+    # Keyed by everything that changes the grid, so editing the campaign's count builds a new one.
+    key = hashlib.sha256(f"{dataset_name(campaign)}|{campaign.priming_count}|{campaign.pk}".encode()).hexdigest()[:16]
+    return Path(settings.MEDIA_ROOT) / "priming" / f"{key}.png"
+
+
+def priming_png(campaign: Campaign) -> bytes:
+    """The grid of training images shown before labeling; built once with creative_core, then read from disk."""
+    path = priming_path(campaign)
+    if not path.exists():
+        import creative_core as cc
+
+        n = max(1, campaign.priming_count)
+        images = cc.training_images(dataset_name(campaign), n, seed=campaign.pk or 0, root=settings.DATA_ROOT)
+        grid = cc.image_grid(images, nrow=max(1, math.ceil(math.sqrt(n))))
+        buf = io.BytesIO()
+        grid.save(buf, format="PNG")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(strip_png(buf.getvalue()))
+        tmp.replace(path)  # atomic: two first visitors never see half a file
+    return path.read_bytes()

@@ -1,0 +1,307 @@
+"""Assignment of images to annotators, labels and undo: the service layer under the pages and the API.
+
+Rules (the issue's, in the order they are applied when picking the next image):
+- an annotator never sees an image twice, and holds at most one image (a Claim) per campaign at a time;
+- an image never gets more than `annotators_per_image` labels: labels + live claims <= capacity, counted on
+  the CampaignItem row, which is locked while it changes;
+- images nearest to completion come first, so the pool completes instead of spreading thin;
+- among equally full images each annotator has their own random order (a hash of a per-annotator salt and the
+  item's opaque id), which interleaves the schemes since the hash knows nothing about them;
+- a claim older than the campaign's timeout is released, so an abandoned browser tab does not hold a slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import MD5, Concat
+from django.utils import timezone
+
+from generation.models import PoolItem
+
+from .models import Campaign, CampaignItem, Claim, Label, LabelValue, Priming
+
+UNDO_SECONDS: int = getattr(settings, "ANNOTATION_UNDO_SECONDS", 30)
+MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+ASSIGN_ATTEMPTS = 20
+
+
+class AnnotationError(Exception):
+    """A request the rules refuse; `status` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CampaignClosed(AnnotationError):
+    status = 409
+    code = "campaign_closed"
+
+
+class PrimingRequired(AnnotationError):
+    status = 409
+    code = "priming_required"
+
+
+class NotAssigned(AnnotationError):
+    status = 409
+    code = "not_assigned"
+
+
+class AlreadyLabelled(AnnotationError):
+    status = 409
+    code = "already_labelled"
+
+
+class NothingToUndo(AnnotationError):
+    status = 409
+    code = "nothing_to_undo"
+
+
+class Busy(AnnotationError):
+    status = 503
+    code = "busy"
+
+
+class InvalidLabel(AnnotationError):
+    status = 400
+    code = "invalid_label"
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"done": self.done, "total": self.total}
+
+
+def ensure_slots(campaign: Campaign) -> int:
+    """Create the CampaignItem rows for every item of the campaign's pool (idempotent); returns how many exist."""
+    items = PoolItem.objects.filter(pool_id=campaign.pool_id).values_list("pk", flat=True)
+    CampaignItem.objects.bulk_create(
+        [CampaignItem(campaign=campaign, item_id=pk, capacity=campaign.annotators_per_image) for pk in items],
+        ignore_conflicts=True,
+    )
+    # A changed annotators_per_image applies wherever it still fits what the image already has.
+    CampaignItem.objects.filter(
+        campaign=campaign, labels_count__lte=campaign.annotators_per_image - F("claims_count")
+    ).exclude(capacity=campaign.annotators_per_image).update(capacity=campaign.annotators_per_image)
+    return CampaignItem.objects.filter(campaign=campaign).count()
+
+
+def _salt(campaign: Campaign, annotator: AbstractBaseUser) -> str:
+    # Stable for one annotator and campaign (a reload keeps the order), unknowable to the annotator.
+    raw = f"{settings.SECRET_KEY}:{campaign.pk}:{annotator.pk}".encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def release_expired_claims(campaign: Campaign) -> int:
+    """Give back the slots of claims older than the campaign's timeout; returns how many were released."""
+    cutoff = timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds)
+    released = 0
+    stale = list(Claim.objects.filter(campaign=campaign, claimed_at__lt=cutoff).values_list("pk", "slot_id")[:500])
+    for claim_pk, slot_pk in stale:
+        with transaction.atomic():
+            # Lock the slot first (the same order as everywhere else), skip it if someone is working on it.
+            slot = CampaignItem.objects.select_for_update(skip_locked=True).filter(pk=slot_pk).first()
+            if slot is None:
+                continue
+            deleted, _ = Claim.objects.filter(pk=claim_pk, claimed_at__lt=cutoff).delete()
+            if deleted:
+                CampaignItem.objects.filter(pk=slot_pk).update(claims_count=F("claims_count") - 1)
+                released += 1
+    return released
+
+
+def check_can_label(campaign: Campaign, annotator: AbstractBaseUser) -> None:
+    if not campaign.is_open:
+        raise CampaignClosed("This campaign is closed.")
+    if not Priming.objects.filter(campaign=campaign, annotator=annotator).exists():
+        raise PrimingRequired("Study the priming images first.")
+
+
+def mark_primed(campaign: Campaign, annotator: AbstractBaseUser) -> None:
+    Priming.objects.get_or_create(campaign=campaign, annotator=annotator)
+
+
+def current_claim(campaign: Campaign, annotator: AbstractBaseUser) -> Claim | None:
+    cutoff = timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds)
+    return (
+        Claim.objects.select_related("slot__item")
+        .filter(campaign=campaign, annotator=annotator, claimed_at__gte=cutoff)
+        .first()
+    )
+
+
+def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | None:
+    """The image this annotator should label now (their live claim, or a newly claimed one); None when done."""
+    check_can_label(campaign, annotator)
+    claim = current_claim(campaign, annotator)
+    if claim is not None:
+        return claim.slot.item
+    if not CampaignItem.objects.filter(campaign=campaign).exists():
+        ensure_slots(campaign)
+    release_expired_claims(campaign)
+    # An expired claim of this annotator that nobody released yet: drop it before taking a new one.
+    _drop_own_claim(campaign, annotator)
+
+    labelled = Label.objects.filter(campaign=campaign, annotator=annotator).values("item_id")
+    candidates = (
+        CampaignItem.objects.filter(campaign=campaign, labels_count__lt=F("capacity") - F("claims_count"))
+        .exclude(item_id__in=labelled)
+        .annotate(shuffle=MD5(Concat(Value(_salt(campaign, annotator)), F("item__public_id"))))
+        .order_by("-labels_count", "-claims_count", "shuffle")
+    )
+    for attempt in range(ASSIGN_ATTEMPTS):
+        with transaction.atomic():
+            slot = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+            if slot is None:
+                # Everything left is either full, labelled by me, or locked by someone this instant.
+                if not candidates.exists():
+                    return None
+                time.sleep(0.005 * (attempt + 1))
+                continue
+            try:
+                with transaction.atomic():
+                    Claim.objects.create(campaign=campaign, slot=slot, annotator=annotator, claimed_at=timezone.now())
+            except IntegrityError:
+                # A parallel request of the same annotator claimed first: use theirs.
+                break
+            CampaignItem.objects.filter(pk=slot.pk).update(claims_count=F("claims_count") + 1)
+            return PoolItem.objects.get(pk=slot.item_id)
+    claim = current_claim(campaign, annotator)
+    if claim is None:
+        raise Busy("Every open image is being handed out right now; try again in a moment.")
+    return claim.slot.item
+
+
+def _drop_own_claim(campaign: Campaign, annotator: AbstractBaseUser) -> None:
+    with transaction.atomic():
+        claim = Claim.objects.filter(campaign=campaign, annotator=annotator).first()
+        if claim is None:
+            return
+        CampaignItem.objects.select_for_update().filter(pk=claim.slot_id).first()
+        if Claim.objects.filter(pk=claim.pk).delete()[0]:
+            CampaignItem.objects.filter(pk=claim.slot_id).update(claims_count=F("claims_count") - 1)
+
+
+def parse_value(value: object) -> str:
+    if not isinstance(value, str) or value not in LabelValue.values:
+        raise InvalidLabel(f"Unknown label {value!r}; expected one of: {', '.join(LabelValue.values)}.")
+    return value
+
+
+def parse_time_spent(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise AnnotationError("time_spent_ms must be a non-negative number of milliseconds.")
+    return min(int(value), MAX_TIME_SPENT_MS)
+
+
+def submit_label(
+    campaign: Campaign, annotator: AbstractBaseUser, item_public_id: str, value: object, time_spent_ms: object = None
+) -> Label:
+    """Store the annotator's label for the image they hold. Refuses anything else, stores nothing twice."""
+    value = parse_value(value)
+    spent = parse_time_spent(time_spent_ms)
+    if not campaign.is_open:
+        raise CampaignClosed("This campaign is closed.")
+    with transaction.atomic():
+        claim = (
+            Claim.objects.select_related("slot")
+            .filter(campaign=campaign, annotator=annotator, slot__item__public_id=item_public_id)
+            .first()
+        )
+        if claim is None:
+            if Label.objects.filter(campaign=campaign, annotator=annotator, item__public_id=item_public_id).exists():
+                raise AlreadyLabelled("You have already labelled this image.")
+            raise NotAssigned("This image is not assigned to you; ask for the next image.")
+        # Lock the slot, then make sure the claim survived (a release may have run before the lock).
+        CampaignItem.objects.select_for_update().filter(pk=claim.slot_id).first()
+        if not Claim.objects.filter(pk=claim.pk).delete()[0]:
+            raise NotAssigned("Your time on this image ran out; ask for the next image.")
+        if spent is None:
+            spent = int((timezone.now() - claim.claimed_at).total_seconds() * 1000)
+        label = Label.objects.create(
+            campaign=campaign, item_id=claim.slot.item_id, annotator=annotator, value=value, time_spent_ms=spent
+        )
+        CampaignItem.objects.filter(pk=claim.slot_id).update(
+            labels_count=F("labels_count") + 1, claims_count=F("claims_count") - 1
+        )
+    return label
+
+
+def undo_last(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem:
+    """Delete the annotator's latest label if it is recent, and hand its image back to them."""
+    if not campaign.is_open:
+        raise CampaignClosed("This campaign is closed.")
+    cutoff = timezone.now() - timedelta(seconds=UNDO_SECONDS)
+    with transaction.atomic():
+        label = (
+            Label.objects.filter(campaign=campaign, annotator=annotator, created_at__gte=cutoff)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if label is None:
+            raise NothingToUndo(f"There is no label from the last {UNDO_SECONDS} seconds to undo.")
+        own = Claim.objects.filter(campaign=campaign, annotator=annotator).first()
+        slots = {label.item_id}
+        if own is not None:
+            slots.add(own.slot.item_id)
+        # Lock both slots in one stable order, so two undos never wait on each other in a cycle.
+        list(CampaignItem.objects.select_for_update().filter(campaign=campaign, item_id__in=slots).order_by("pk"))
+        if own is not None and Claim.objects.filter(pk=own.pk).delete()[0]:
+            CampaignItem.objects.filter(pk=own.slot_id).update(claims_count=F("claims_count") - 1)
+        if not Label.objects.filter(pk=label.pk).delete()[0]:
+            raise NothingToUndo("That label is already gone.")
+        slot = CampaignItem.objects.get(campaign=campaign, item_id=label.item_id)
+        Claim.objects.create(campaign=campaign, slot=slot, annotator=annotator, claimed_at=timezone.now())
+        CampaignItem.objects.filter(pk=slot.pk).update(
+            labels_count=F("labels_count") - 1, claims_count=F("claims_count") + 1
+        )
+    return label.item
+
+
+def progress(campaign: Campaign, annotator: AbstractBaseUser) -> Progress:
+    """done: the annotator's labels; total: done plus the images still open to them (it shrinks as others finish)."""
+    done = Label.objects.filter(campaign=campaign, annotator=annotator).count()
+    labelled = Label.objects.filter(campaign=campaign, annotator=annotator).values("item_id")
+    mine = Claim.objects.filter(campaign=campaign, annotator=annotator).values("slot_id")
+    if not CampaignItem.objects.filter(campaign=campaign).exists():
+        ensure_slots(campaign)
+    open_to_me = (
+        CampaignItem.objects.filter(campaign=campaign)
+        .filter(Q(labels_count__lt=F("capacity") - F("claims_count")) | Q(pk__in=mine))
+        .exclude(item_id__in=labelled)
+        .count()
+    )
+    return Progress(done=done, total=done + open_to_me)
+
+
+def campaigns_for(annotator: AbstractBaseUser):
+    return Campaign.objects.filter(is_open=True, annotators=annotator)
+
+
+def can_view_item(user: AbstractBaseUser, item: PoolItem) -> bool:
+    """Researchers see every image; an annotator only images of open campaigns they take part in."""
+    from config.roles import is_annotator, is_researcher
+
+    if is_researcher(user):
+        return True
+    if not is_annotator(user):
+        return False
+    return Campaign.objects.filter(is_open=True, annotators=user, pool_id=item.pool_id).exists()

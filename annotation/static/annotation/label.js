@@ -1,0 +1,127 @@
+// The labeling page: one image at a time, keys 1-4 to label, U to undo, P for the priming images.
+// All rules live on the server (annotation/services.py); this script only shows and sends.
+(function () {
+  "use strict";
+  const api = JSON.parse(document.getElementById("annotation-api").textContent);
+  const root = document.getElementById("labeler");
+  const undoSeconds = Number(root.dataset.undoSeconds);
+  const img = document.getElementById("image");
+  const bar = document.getElementById("progress");
+  const barText = document.getElementById("progress-text");
+  const statusLine = document.getElementById("status");
+  const undoButton = document.getElementById("undo");
+  const choices = Array.from(document.querySelectorAll(".choice"));
+  let current = null;   // {id, image}
+  let shownAt = 0;      // when the current image finished loading
+  let busy = false;
+  let undoTimer = null;
+
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  async function call(method, url, body) {
+    const response = await fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    return { ok: response.ok, status: response.status, data: data };
+  }
+
+  function showProgress(p) {
+    if (!p) return;
+    bar.max = Math.max(p.total, 1);
+    bar.value = p.done;
+    barText.textContent = p.done + " / " + p.total;
+    root.dataset.done = String(p.done);
+  }
+
+  function setBusy(on) {
+    busy = on;
+    root.querySelector(".choices").classList.toggle("busy", on);
+    choices.forEach(function (b) { b.disabled = on || !current; });
+  }
+
+  function show(item) {
+    current = item;
+    shownAt = 0;
+    img.onload = function () { shownAt = performance.now(); };
+    img.src = item.image;
+    root.dataset.item = item.id;
+    setBusy(false);
+    choices[0].focus();
+  }
+
+  function handleError(result) {
+    if (result.status === 409 && result.data.error === "priming_required") { window.location.reload(); return; }
+    if (result.status === 409 && result.data.error === "campaign_closed") { window.location.reload(); return; }
+    statusLine.textContent = result.data.detail || ("Something went wrong (" + result.status + "). Please try again.");
+  }
+
+  async function next() {
+    setBusy(true);
+    const result = await call("POST", api.next);
+    if (!result.ok) { handleError(result); setBusy(false); return; }
+    showProgress(result.data.progress);
+    if (result.data.done) { window.location.assign(api.done); return; }
+    show(result.data.item);
+  }
+
+  function armUndo() {
+    undoButton.disabled = false;
+    clearTimeout(undoTimer);
+    undoTimer = setTimeout(function () { undoButton.disabled = true; }, undoSeconds * 1000);
+  }
+
+  async function submit(value) {
+    if (busy || !current) return;
+    setBusy(true);
+    const spent = shownAt ? Math.round(performance.now() - shownAt) : null;
+    const result = await call("POST", api.labels, { item: current.id, value: value, time_spent_ms: spent });
+    if (!result.ok) {
+      handleError(result);
+      if (result.status === 409) { await next(); } else { setBusy(false); }
+      return;
+    }
+    showProgress(result.data.progress);
+    statusLine.textContent = "Saved.";
+    armUndo();
+    await next();
+  }
+
+  async function undo() {
+    if (busy || undoButton.disabled) return;
+    setBusy(true);
+    const result = await call("POST", api.undo);
+    undoButton.disabled = true;
+    if (!result.ok) { handleError(result); setBusy(false); return; }
+    showProgress(result.data.progress);
+    statusLine.textContent = "Last label undone: label this image again.";
+    show(result.data.item);
+  }
+
+  choices.forEach(function (button) {
+    button.addEventListener("click", function () { submit(button.dataset.value); });
+  });
+  undoButton.addEventListener("click", undo);
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const k = event.key;
+    if (k >= "1" && k <= String(choices.length)) {
+      event.preventDefault();
+      submit(choices[Number(k) - 1].dataset.value);
+    } else if (k === "u" || k === "U") {
+      event.preventDefault();
+      undo();
+    } else if (k === "p" || k === "P") {
+      event.preventDefault();
+      window.location.assign(document.querySelector(".tools a").href);
+    }
+  });
+  next();
+})();

@@ -1,0 +1,106 @@
+"""The annotator's pages: campaign list, priming, labeling, done; and the image views.
+
+The labeling page is a thin shell: its script talks to the JSON API (annotation/api.py), so the browser and
+any other client go through the same rules.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from config.roles import is_annotator, is_researcher
+from generation.models import PoolItem
+
+from . import services
+from .access import campaign_for_annotator, campaign_for_viewer
+from .images import BadImage, item_png, priming_png
+from .models import LabelValue, Priming
+
+KEYS = [(str(i + 1), value, text) for i, (value, text) in enumerate(LabelValue.choices)]
+
+
+def png_response(data: bytes) -> HttpResponse:
+    """Bare image bytes: no file name, no dates, no validators, nothing cached on the way."""
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "private, no-store, max-age=0"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    if is_researcher(request.user):
+        from .models import Campaign
+
+        campaigns = Campaign.objects.all()
+    elif is_annotator(request.user):
+        campaigns = services.campaigns_for(request.user)
+        if len(campaigns) == 1:
+            return redirect("annotation:label", pk=campaigns[0].pk)
+    else:
+        raise Http404
+    return render(request, "annotation/index.html", {"campaigns": campaigns})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def priming(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for_annotator(request.user, pk)
+    if not campaign.is_open:
+        return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+    if request.method == "POST":
+        services.mark_primed(campaign, request.user)
+        return redirect("annotation:label", pk=campaign.pk)
+    seen = Priming.objects.filter(campaign=campaign, annotator=request.user).exists()
+    return render(request, "annotation/priming.html", {"campaign": campaign, "seen": seen})
+
+
+@login_required
+def label(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for_annotator(request.user, pk)
+    if not campaign.is_open:
+        return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+    if not Priming.objects.filter(campaign=campaign, annotator=request.user).exists():
+        return redirect("annotation:priming", pk=campaign.pk)
+    context = {
+        "campaign": campaign,
+        "keys": KEYS,
+        "undo_seconds": services.UNDO_SECONDS,
+        "api": {
+            "next": reverse("annotation_api:next", args=[campaign.pk]),
+            "labels": reverse("annotation_api:submit", args=[campaign.pk]),
+            "undo": reverse("annotation_api:undo", args=[campaign.pk]),
+            "progress": reverse("annotation_api:progress", args=[campaign.pk]),
+            "done": reverse("annotation:done", args=[campaign.pk]),
+        },
+    }
+    return render(request, "annotation/label.html", context)
+
+
+@login_required
+def done(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for_annotator(request.user, pk)
+    return render(request, "annotation/done.html", {"campaign": campaign, "progress": services.progress(campaign, request.user)})
+
+
+@login_required
+def priming_image(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = campaign_for_viewer(request.user, pk)
+    if not campaign.is_open and not is_researcher(request.user):
+        raise Http404
+    return png_response(priming_png(campaign))
+
+
+@login_required
+def item_image(request: HttpRequest, public_id: str) -> HttpResponse:
+    item = get_object_or_404(PoolItem.objects.select_related("sample"), public_id=public_id)
+    if not services.can_view_item(request.user, item):
+        raise Http404
+    try:
+        return png_response(item_png(item))
+    except (BadImage, OSError):
+        raise Http404 from None
