@@ -45,8 +45,11 @@ def scheme_dr(job: GenerationJob) -> dict[str, dict]:
     try:
         from generation.services import job_scheme_dr
     except ImportError:
-        return dict(job.summary or {})
-    return dict(job_scheme_dr(job) or {})
+        summary = job.summary or {}
+    else:
+        summary = job_scheme_dr(job) or {}
+    # Only per-scheme entries: a summary may carry other keys (timings, totals) beside them.
+    return {k: v for k, v in summary.items() if isinstance(v, dict) and "dr_amortised_mean" in v}
 
 
 def ordered_schemes(names) -> list[str]:

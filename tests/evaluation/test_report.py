@@ -139,3 +139,12 @@ def test_it_can_treat_inconclusive_votes_as_abstentions(db):
     assert abstain.counts == (1, 0, 0, 0)  # 3/1/0 -> L1; 2/2/0 -> nothing reaches 3
     assert (abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (1, 1, 2)
     assert dict(report.parameters())["inconclusive"].startswith("abstain:")
+
+
+def test_it_ignores_summary_entries_that_are_not_schemes(db):
+    summary = {"regular": {"n": 5, "dr_amortised_mean": 1.5, "dr_optimised_mean": None}, "seconds": 12.5, "totals": {"n": 5}}
+    campaign, _ = build_campaign({"low_active": [[9, 0, 0, 0]]}, make_annotators(9), summary=summary)
+    rows = {r.scheme: r for r in build_report(campaign).schemes}
+    assert list(rows) == ["regular", "low_active"]
+    assert rows["regular"].fractions.n_images == 0 and rows["regular"].dr_amortised == 1.5
+    assert rows["low_active"].dr_amortised is None
