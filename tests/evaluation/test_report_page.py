@@ -46,3 +46,25 @@ def test_it_names_the_rule_and_the_chance_baseline(page):
     assert "Fisher" in page and "Holm" in page
     assert "Krippendorff" in page and "Fleiss" in page
     assert "tiny" in page and "(seed 11)" in page
+
+
+def test_it_escapes_scheme_names(client, researcher):
+    campaign, _ = build_campaign({"<script>x</script>": [[9, 0, 0, 0]]}, make_annotators(9), summary={})
+    client.login(username=researcher.username, password=PASSWORD)
+    html = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
+    assert "<script>x</script>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_it_uses_the_same_number_of_queries_for_any_size(client, researcher):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.login(username=researcher.username, password=PASSWORD)
+    counts = []
+    for n, prefix in ((2, "small"), (20, "large")):
+        campaign, _ = build_campaign({"regular": [[0, 0, 9, 0]] * n, "low_active": [[9, 0, 0, 0]] * n}, make_annotators(9, prefix))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("evaluation:report", args=[campaign.pk])).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
