@@ -1,0 +1,70 @@
+"""Nothing an annotator can fetch names the scheme, the job or the sample: pages, API answers, image bytes, headers."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from django.urls import reverse
+from PIL import Image
+from rest_framework.test import APIClient
+
+from annotation.images import strip_png
+from tests.annotation.conftest import SCHEMES, png
+
+
+def forbidden_words(campaign) -> list[str]:
+    job = campaign.pool.job
+    words = [*SCHEMES, "random flip", "low-active", "low active", "scheme", f"job {job.pk}", f"job={job.pk}"]
+    words += [s.image.name for s in job.samples.all()]
+    return words
+
+
+def test_it_strips_metadata_from_served_images(primed, annotator):
+    client = APIClient()
+    client.force_login(annotator)
+    item = primed.pool.items.exclude(sample=None).first()
+    raw = item.sample.image.read()
+    assert b"scheme=" in raw  # the fixture's file does carry a telltale chunk
+    response = client.get(reverse("annotation:image", args=[item.public_id]))
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"scheme" not in body and b"tEXt" not in body
+    assert Image.open(io.BytesIO(body)).tobytes() == Image.open(io.BytesIO(raw)).tobytes()
+    assert response["Content-Type"] == "image/png"
+    assert "no-store" in response["Cache-Control"]
+    for header in ("Content-Disposition", "Last-Modified", "ETag", "Expires"):
+        assert header not in response
+
+
+def test_it_keeps_images_intact_when_stripping():
+    data = png(3, text="secret")
+    stripped = strip_png(data)
+    assert b"secret" not in stripped
+    assert Image.open(io.BytesIO(stripped)).tobytes() == Image.open(io.BytesIO(png(3))).tobytes()
+
+
+def test_it_names_no_scheme_in_anything_an_annotator_sees(primed, annotator):
+    client = APIClient()
+    client.force_login(annotator)
+    seen: list[str] = []
+    pages = [reverse("annotation:index"), reverse("annotation:priming", args=[primed.pk]),
+             reverse("annotation:label", args=[primed.pk])]
+    seen += [client.get(url, follow=True).content.decode() for url in pages]
+    while True:
+        answer = client.post(reverse("annotation_api:next", args=[primed.pk]))
+        seen.append(answer.content.decode())
+        body = answer.json()
+        if body["done"]:
+            break
+        image = client.get(body["item"]["image"])
+        seen.append(image.content.decode("latin-1") + str(dict(image.headers)))
+        seen.append(client.post(reverse("annotation_api:submit", args=[primed.pk]),
+                                {"item": body["item"]["id"], "value": "novel"}, format="json").content.decode())
+    seen.append(client.get(reverse("annotation_api:labels")).content.decode())
+    seen.append(client.get(reverse("annotation:done", args=[primed.pk])).content.decode())
+    text = "\n".join(seen).lower()
+    for word in forbidden_words(primed):
+        assert word.lower() not in text, word
+    # Image URLs carry only the opaque public id.
+    for url in re.findall(r"/annotate/image/([^\"']+)\.png", text):
+        assert primed.pool.items.filter(public_id__iexact=url).exists()

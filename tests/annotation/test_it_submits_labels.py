@@ -1,0 +1,141 @@
+"""Submitting labels through the API, and every kind of bad input: a clear 4xx and nothing stored twice."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation.models import Label
+
+
+@pytest.fixture
+def client_for():
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def next_id(client: APIClient, campaign) -> str:
+    response = client.post(reverse("annotation_api:next", args=[campaign.pk]))
+    assert response.status_code == 200, response.content
+    return response.json()["item"]["id"]
+
+
+def submit(client: APIClient, campaign, body, **kwargs):
+    return client.post(reverse("annotation_api:submit", args=[campaign.pk]), body, format="json", **kwargs)
+
+
+def test_it_stores_a_label_with_time_spent(primed, annotator, client_for):
+    client = client_for(annotator)
+    item = next_id(client, primed)
+    response = submit(client, primed, {"item": item, "value": "novel", "time_spent_ms": 1234})
+    assert response.status_code == 201
+    assert response.json()["progress"]["done"] == 1
+    label = Label.objects.get()
+    assert (label.item.public_id, label.value, label.time_spent_ms, label.annotator) == (item, "novel", 1234, annotator)
+
+
+def test_it_works_with_token_authentication(primed, annotator):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=annotator).key}")
+    item = next_id(client, primed)
+    assert submit(client, primed, {"item": item, "value": "creative"}).status_code == 201
+    assert Label.objects.filter(annotator=annotator).count() == 1
+
+
+def test_it_refuses_an_unknown_label(primed, annotator, client_for):
+    client = client_for(annotator)
+    item = next_id(client, primed)
+    response = submit(client, primed, {"item": item, "value": "brilliant"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_label"
+    assert "creative" in response.json()["detail"]
+    assert not Label.objects.exists()
+    # The claim survives a typo: the right label still goes through.
+    assert submit(client, primed, {"item": item, "value": "creative"}).status_code == 201
+
+
+def test_it_refuses_an_image_not_assigned_to_you(primed, annotator, other_annotator, client_for):
+    primed.annotators_per_image = 1  # so the two annotators hold different images
+    primed.save()
+    mine = next_id(client_for(annotator), primed)
+    theirs = client_for(other_annotator)
+    next_id(theirs, primed)
+    response = submit(theirs, primed, {"item": mine, "value": "creative"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "not_assigned"
+    assert not Label.objects.exists()
+
+
+def test_it_refuses_an_unknown_image(primed, annotator, client_for):
+    client = client_for(annotator)
+    next_id(client, primed)
+    response = submit(client, primed, {"item": "no-such-image", "value": "creative"})
+    assert response.status_code == 409
+    assert not Label.objects.exists()
+
+
+def test_it_refuses_a_double_submit(primed, annotator, client_for):
+    client = client_for(annotator)
+    item = next_id(client, primed)
+    assert submit(client, primed, {"item": item, "value": "creative"}).status_code == 201
+    response = submit(client, primed, {"item": item, "value": "novel"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "already_labelled"
+    assert list(Label.objects.values_list("value", flat=True)) == ["creative"]
+
+
+def test_it_refuses_labels_in_a_closed_campaign(primed, annotator, client_for):
+    client = client_for(annotator)
+    item = next_id(client, primed)
+    primed.is_open = False
+    primed.save()
+    response = submit(client, primed, {"item": item, "value": "creative"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "campaign_closed"
+    assert client.post(reverse("annotation_api:next", args=[primed.pk])).status_code == 409
+    assert not Label.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ('{"value": "creative"}', "application/json"),
+        ('{"item": 5, "value": "creative"}', "application/json"),
+        ('{"item": "x", "value": "creative", "time_spent_ms": "soon"}', "application/json"),
+        ('{"item": "x", "value": "creative", "time_spent_ms": -4}', "application/json"),
+    ],
+)
+def test_it_refuses_a_malformed_body(primed, annotator, client_for, body, content_type):
+    client = client_for(annotator)
+    next_id(client, primed)
+    response = client.post(reverse("annotation_api:submit", args=[primed.pk]), body, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()  # a JSON explanation, not an HTML error page
+    assert not Label.objects.exists()
+
+
+def test_it_requires_priming_first(campaign, annotator, client_for):
+    client = client_for(annotator)
+    response = client.post(reverse("annotation_api:next", args=[campaign.pk]))
+    assert response.status_code == 409
+    assert response.json()["error"] == "priming_required"
+    assert client.post(reverse("annotation_api:primed", args=[campaign.pk])).status_code == 200
+    assert next_id(client, campaign)
+
+
+def test_it_reports_done_when_nothing_is_left(primed, annotator, client_for):
+    client = client_for(annotator)
+    n = primed.pool.items.count()
+    for _ in range(n):
+        assert submit(client, primed, {"item": next_id(client, primed), "value": "not_novel"}).status_code == 201
+    body = client.post(reverse("annotation_api:next", args=[primed.pk])).json()
+    assert body["done"] is True and body["item"] is None
+    assert body["progress"] == {"done": n, "total": n}
