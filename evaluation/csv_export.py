@@ -127,3 +127,7 @@ def annotator_rows(report: Report) -> list[list]:
              a.n_on_others_consensus, a.agreement_others, a.attention_seen, a.attention_failed, a.excluded, *rule]
         )
     return rows
+
+
+# The files a report can be downloaded as, by the name used in URLs, file names and the command.
+KINDS = {"summary": summary_rows, "consensus": consensus_rows, "labels": label_rows, "annotators": annotator_rows}

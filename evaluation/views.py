@@ -54,20 +54,12 @@ def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(request, "evaluation/report.html", context)
 
 
-DOWNLOADS = {
-    "summary": csv_export.summary_rows,
-    "consensus": csv_export.consensus_rows,
-    "labels": csv_export.label_rows,
-    "annotators": csv_export.annotator_rows,
-}
-
-
 @researcher_required
 def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
-    if kind not in DOWNLOADS:
+    if kind not in csv_export.KINDS:
         raise Http404
     campaign = _campaign(campaign_id)
-    body = csv_export.render(DOWNLOADS[kind](build_report(campaign)))
+    body = csv_export.render(csv_export.KINDS[kind](build_report(campaign)))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{kind}.csv"'
     return response

@@ -10,13 +10,6 @@ from annotation.models import Campaign
 from evaluation import csv_export
 from evaluation.reports import build_report
 
-KINDS = {
-    "summary": csv_export.summary_rows,
-    "consensus": csv_export.consensus_rows,
-    "labels": csv_export.label_rows,
-    "annotators": csv_export.annotator_rows,
-}
-
 
 class Command(BaseCommand):
     help = "Write campaign-<id>-<kind>.csv files for a campaign's report (or print one kind to stdout)."
@@ -24,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("campaign", type=int, help="Campaign id.")
         parser.add_argument("--out", type=Path, help="Folder for the files (created if missing).")
-        parser.add_argument("--kind", choices=sorted(KINDS), help="Only this file; without --out it goes to stdout.")
+        parser.add_argument("--kind", choices=sorted(csv_export.KINDS), help="Only this file; without --out it goes to stdout.")
 
     def handle(self, *args, campaign: int, out: Path | None, kind: str | None, **options) -> None:
         try:
@@ -34,12 +27,12 @@ class Command(BaseCommand):
         if out is None and kind is None:
             raise CommandError("Give --out FOLDER, or --kind KIND to print one file.")
         report = build_report(obj)
-        kinds = [kind] if kind else list(KINDS)
+        kinds = [kind] if kind else list(csv_export.KINDS)
         if out is None:
-            self.stdout.write(csv_export.render(KINDS[kinds[0]](report)), ending="")
+            self.stdout.write(csv_export.render(csv_export.KINDS[kinds[0]](report)), ending="")
             return
         out.mkdir(parents=True, exist_ok=True)
         for name in kinds:
             path = out / f"campaign-{obj.pk}-{name}.csv"
-            path.write_text(csv_export.render(KINDS[name](report)), encoding="utf-8", newline="")
+            path.write_text(csv_export.render(csv_export.KINDS[name](report)), encoding="utf-8", newline="")
             self.stdout.write(f"wrote {path}")
