@@ -93,13 +93,13 @@ def summary_rows(report: Report) -> list[list]:
 
 def consensus_rows(report: Report) -> list[list]:
     header = ["image_id", "scheme", *[f"votes_L{i}" for i in range(1, len(LABELS) + 1)], "votes", "consensus", "tie"]
-    header += ["ds_label", "ds_probability", *RULE_HEADER]
+    header += ["ds_label", "ds_probability", "dr_amortised", "dr_optimised", *RULE_HEADER]
     rows: list[list] = [header]
     rule = _rule(report)
     for image in report.images:
         rows.append(
             [image.public_id, image.scheme, *image.votes, sum(image.votes), image.consensus, image.tie,
-             image.ds_label, image.ds_probability, *rule]
+             image.ds_label, image.ds_probability, image.dr_amortised, image.dr_optimised, *rule]
         )
     return rows
 

@@ -107,6 +107,8 @@ class ImageRow:
     tie: bool
     ds_label: str
     ds_probability: float | None
+    dr_amortised: float | None
+    dr_optimised: float | None
 
 
 @dataclass
@@ -228,9 +230,13 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
     model = job.trained_model
     expected = campaign.annotators_per_image
 
-    items = list(
-        PoolItem.objects.filter(pool=pool).order_by("position").values_list("id", "public_id", "sample__scheme")
+    pool_rows = (
+        PoolItem.objects.filter(pool=pool)
+        .order_by("position")
+        .values_list("id", "public_id", "sample__scheme", "sample__dr_amortised", "sample__dr_optimised")
     )
+    items = [(pk, public_id, scheme) for pk, public_id, scheme, _, _ in pool_rows]
+    sample_dr = {pk: (amortised, optimised) for pk, _, _, amortised, optimised in pool_rows}
     item_meta = {pk: (public_id, scheme or ATTENTION_SCHEME) for pk, public_id, scheme in items}
     raw = list(
         Label.objects.filter(campaign=campaign, item__pool=pool)
@@ -356,8 +362,10 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
             tie=bool(result.tie[i]),
             ds_label=label_value(int(ds.labels[i])),
             ds_probability=float(ds.posteriors[i].max()),
+            dr_amortised=sample_dr[pk][0],
+            dr_optimised=sample_dr[pk][1],
         )
-        for i, (_, pid, scheme) in enumerate(image_items)
+        for i, (pk, pid, scheme) in enumerate(image_items)
     ]
     long = [
         LabelRow(

@@ -48,7 +48,7 @@ def build_campaign(
     position = 0
     for scheme, rows in votes.items():
         for index, row in enumerate(rows):
-            sample = Sample.objects.create(job=job, scheme=scheme, index=index)
+            sample = Sample.objects.create(job=job, scheme=scheme, index=index, dr_amortised=1.0 + index / 8)
             item = PoolItem.objects.create(pool=pool, position=position, sample=sample)
             position += 1
             items.setdefault(scheme, []).append(item)

@@ -97,6 +97,11 @@ def test_it_round_trips_the_consensus_per_image(setup):
     short = by_id[items["low_active"][2].public_id]
     assert (int(short["votes"]), short["consensus"]) == (5, "novel")
     assert by_id[items["low_active"][0].public_id]["consensus"] == "creative"
+    for scheme_items in (items["regular"], items["low_active"]):
+        for item in scheme_items:
+            row = by_id[item.public_id]
+            assert float(row["dr_amortised"]) == item.sample.dr_amortised
+            assert row["dr_optimised"] == ""  # not measured for these samples
 
 
 def test_it_round_trips_the_long_format(setup):
