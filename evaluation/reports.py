@@ -259,14 +259,18 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
 
     # Generated images that received at least one kept label, in pool order.
     sample_items = [(pk, pid, scheme) for pk, pid, scheme in items if scheme]
+    counted = [
+        (item_id, user_id, value)
+        for item_id, user_id, value, _, _ in raw
+        if user_id not in excluded_ids and item_meta[item_id][1] != ATTENTION_SCHEME
+    ]
+    labelled = {item_id for item_id, _, _ in counted}
+    # An abstention still makes the image "labelled" (it has no consensus rather than no votes).
     kept = [
         (item_id, user_id, LABEL_INDEX[value])
-        for item_id, user_id, value, _, _ in raw
-        if user_id not in excluded_ids
-        and item_meta[item_id][1] != ATTENTION_SCHEME
-        and not (settings.abstain_inconclusive and value == INCONCLUSIVE)
+        for item_id, user_id, value in counted
+        if not (settings.abstain_inconclusive and value == INCONCLUSIVE)
     ]
-    labelled = {item_id for item_id, _, _ in kept}
     image_items = [row for row in sample_items if row[0] in labelled]
     index_of = {pk: i for i, (pk, _, _) in enumerate(image_items)}
     user_ids = sorted({uid for _, uid, _, _, _ in raw})

@@ -128,16 +128,18 @@ def test_it_states_the_rule_and_the_chance_baseline(campaign):
 
 
 def test_it_can_treat_inconclusive_votes_as_abstentions(db):
-    votes = {"regular": [[3, 1, 0, 5], [2, 2, 0, 5]], "low_active": [[9, 0, 0, 0]]}
+    votes = {"regular": [[3, 1, 0, 5], [2, 2, 0, 5], [0, 0, 0, 9]], "low_active": [[9, 0, 0, 0]]}
     campaign, _ = build_campaign(votes, make_annotators(9))
     as_label = {r.scheme: r for r in build_report(campaign).schemes}["regular"].fractions
-    assert as_label.counts == (0, 0, 0, 2)
+    assert as_label.counts == (0, 0, 0, 3)
 
     ReportSettings.objects.create(campaign=campaign, inconclusive="abstain")
     report = build_report(campaign)
     abstain = {r.scheme: r for r in report.schemes}["regular"].fractions
-    assert abstain.counts == (1, 0, 0, 0)  # 3/1/0 -> L1; 2/2/0 -> nothing reaches 3
-    assert (abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (1, 1, 2)
+    assert abstain.counts == (1, 0, 0, 0)
+    # 3/1/0 -> L1; 2/2/0 -> nothing reaches 3; all nine abstained -> an image without a consensus.
+    assert (abstain.n_images, abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (3, 1, 2, 3)
+    assert {r.scheme: r for r in report.schemes}["regular"].n_unlabelled == 0
     assert dict(report.parameters())["inconclusive"].startswith("abstain:")
 
 
