@@ -93,9 +93,9 @@ def summary_rows(report: Report) -> list[list]:
 
 def consensus_rows(report: Report) -> list[list]:
     header = ["image_id", "scheme", *[f"votes_L{i}" for i in range(1, len(LABELS) + 1)], "votes", "consensus", "tie"]
-    header += ["ds_label", "ds_probability", "dr_amortised", "dr_optimised", *RULE_HEADER]
+    header += ["ds_label", "ds_probability", "dr_amortised", "dr_optimised", *RULE_HEADER, *PROVENANCE_HEADER]
     rows: list[list] = [header]
-    rule = _rule(report)
+    rule = _rule(report) + _provenance(report)
     for image in report.images:
         rows.append(
             [image.public_id, image.scheme, *image.votes, sum(image.votes), image.consensus, image.tie,

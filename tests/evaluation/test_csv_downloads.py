@@ -97,6 +97,9 @@ def test_it_round_trips_the_consensus_per_image(setup):
     short = by_id[items["low_active"][2].public_id]
     assert (int(short["votes"]), short["consensus"]) == (5, "novel")
     assert by_id[items["low_active"][0].public_id]["consensus"] == "creative"
+    assert {(r["tie_policy"], r["threshold"], r["job_seed"], r["campaign_id"]) for r in rows} == {
+        ("plurality_or_none", "3", "11", str(campaign.pk))
+    }
     for scheme_items in (items["regular"], items["low_active"]):
         for item in scheme_items:
             row = by_id[item.public_id]
