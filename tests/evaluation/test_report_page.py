@@ -68,3 +68,7 @@ def test_it_uses_the_same_number_of_queries_for_any_size(client, researcher):
             assert client.get(reverse("evaluation:report", args=[campaign.pk])).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_it_gives_an_overview(page):
+    assert re.search(r'id="overview">45 labels from 9 annotators on 5 images; the campaign is open', page)
