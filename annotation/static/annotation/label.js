@@ -94,8 +94,17 @@
     await next();
   }
 
+  function idle() {
+    // An undo pressed while the next image is still loading waits for it instead of being lost.
+    return new Promise(function (resolve) {
+      (function check() { if (!busy) { resolve(); } else { setTimeout(check, 20); } })();
+    });
+  }
+
   async function undo() {
-    if (busy || undoButton.disabled) return;
+    if (undoButton.disabled) return;
+    await idle();
+    if (undoButton.disabled) return;
     setBusy(true);
     const result = await call("POST", api.undo);
     undoButton.disabled = true;

@@ -1,0 +1,86 @@
+"""An annotator in a real Chromium: log in, pass priming, label with the keyboard, undo one, see progress move."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from annotation.models import Campaign, Label
+from tests.annotation.conftest import make_pool
+from tests.factories import PASSWORD, make_annotator
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def test_it_labels_images_in_a_browser(page, live_server, training_folder):
+    from playwright.sync_api import expect
+
+    pool = make_pool(training_folder, per_scheme=2, attention_checks=0)
+    campaign = Campaign.objects.create(name="Digits", pool=pool, priming_count=4, instructions="<p>Look closely.</p>")
+    user = make_annotator("bea")
+    campaign.annotators.add(user)
+    n = pool.items.count()
+
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_username", "bea")
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+
+    # Priming first: the grid, the instructions, and a focused start button.
+    # The first visit builds the grid with creative_core (importing torch): allow it time.
+    expect(page.locator("img.priming-grid")).to_be_visible(timeout=90_000)
+    assert page.evaluate("document.querySelector('img.priming-grid').naturalWidth") > 0
+    expect(page.get_by_text("Look closely.")).to_be_visible()
+    page.keyboard.press("Enter")
+
+    progress = page.locator("#progress-text")
+    expect(progress).to_have_text(f"0 / {n}")
+    image = page.locator("#image")
+    expect(image).to_have_css("image-rendering", "pixelated")
+    page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+    first = page.locator("#labeler").get_attribute("data-item")
+
+    page.keyboard.press("1")
+    expect(progress).to_have_text(f"1 / {n}")
+    page.wait_for_function(f"document.getElementById('labeler').dataset.item !== '{first}'")
+    second = page.locator("#labeler").get_attribute("data-item")
+    page.keyboard.press("2")
+    expect(progress).to_have_text(f"2 / {n}")
+
+    # Undo the second label: progress goes back and the same image returns.
+    page.keyboard.press("u")
+    expect(progress).to_have_text(f"1 / {n}")
+    expect(page.locator("#labeler")).to_have_attribute("data-item", second)
+    page.keyboard.press("3")
+    expect(progress).to_have_text(f"2 / {n}")
+
+    labels = {label.item.public_id: label for label in Label.objects.filter(annotator=user).select_related("item")}
+    assert {k: v.value for k, v in labels.items()} == {first: "creative", second: "not_novel"}
+    assert all(label.time_spent_ms is not None for label in labels.values())
+
+    # Label the rest and reach the done page.
+    for done in range(3, n + 1):
+        # Keys pressed while the next image is still on its way are ignored on purpose: wait for it.
+        page.wait_for_function("!document.querySelector('.choice').disabled")
+        page.keyboard.press("4")
+        if done < n:
+            expect(progress).to_have_text(f"{done} / {n}")
+    expect(page.get_by_role("heading", name="All done")).to_be_visible()
+    assert Label.objects.filter(annotator=user).count() == n
