@@ -12,9 +12,16 @@ asked).
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
+
+# A job asks for at most this many samples per scheme: beyond it a typo (an extra zero) would tie up a GPU for hours.
+MAX_SAMPLES_PER_SCHEME = 100_000
 
 
 def new_public_id() -> str:
@@ -30,6 +37,45 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def stale_after() -> timedelta:
+    """A running row whose worker has not written a heartbeat for this long is taken as lost."""
+    return timedelta(seconds=getattr(settings, "GENERATION_STALE_AFTER", 300))
+
+
+class WorkRow(models.Model):
+    """What a trained model and a generation job share: a status a worker moves along, with a heartbeat."""
+
+    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)  # 0..1
+    error = models.TextField(blank=True)
+    device = models.CharField(max_length=50, blank=True)
+    task_id = models.CharField(max_length=100, blank=True)
+    # Written by the worker at every batch; a running row without a recent heartbeat has lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_stale(self) -> bool:
+        if self.status != JobStatus.RUNNING:
+            return False
+        last = self.heartbeat_at or self.started_at or self.created_at
+        return last is None or timezone.now() - last > stale_after()
+
+    def progress_dict(self) -> dict:
+        return {"id": self.pk, "status": self.status, "progress": round(self.progress, 4),
+                "error": self.error, "device": self.device,
+                "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None}
+
+
 class Dataset(models.TextChoices):
     MNIST = "mnist", "MNIST"
     FMNIST = "fmnist", "Fashion-MNIST"
@@ -42,7 +88,7 @@ class Architecture(models.TextChoices):
     CONV = "conv", "Convolutional VAE"
 
 
-class TrainedModel(models.Model):
+class TrainedModel(WorkRow):
     """A VAE trained (or being trained) on a dataset, with its checkpoint and activation profile."""
 
     name = models.CharField(max_length=200)
@@ -56,11 +102,6 @@ class TrainedModel(models.Model):
     train_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Train on the first N images only (empty: all).")
     profile_layer = models.CharField(max_length=100, blank=True, help_text="Decoder layer to profile (empty: the 3rd hidden layer).")
 
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    progress = models.FloatField(default=0.0)  # 0..1
-    error = models.TextField(blank=True)
-    device = models.CharField(max_length=50, blank=True)
-    task_id = models.CharField(max_length=100, blank=True)
     checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
     metrics = models.JSONField(default=dict, blank=True)  # test ELBO, reconstruction error, timings...
 
@@ -79,24 +120,63 @@ class TrainedModel(models.Model):
     def is_ready(self) -> bool:
         return self.status == JobStatus.SUCCEEDED and bool(self.checkpoint)
 
+    @property
+    def dataset_name(self) -> str:
+        """The name creative_core knows the data set by."""
+        return f"folder:{self.folder_path}" if self.dataset == Dataset.FOLDER else self.dataset
 
-class GenerationJob(models.Model):
+    def clean(self) -> None:
+        if self.dataset == Dataset.FOLDER and not self.folder_path:
+            raise ValidationError({"folder_path": "An image-folder data set needs the folder's path."})
+        if self.dataset != Dataset.FOLDER and self.folder_path:
+            raise ValidationError({"folder_path": "Only an image-folder data set takes a folder path."})
+        if self.epochs < 1:
+            raise ValidationError({"epochs": "Train for at least one epoch."})
+
+
+def scheme_problem(schemes) -> str:
+    """Why a job's schemes cannot run (empty when they can): checked with creative_core itself."""
+    import creative_core as cc
+
+    if not isinstance(schemes, dict) or not schemes:
+        return 'Give at least one scheme, as {"scheme name": {parameters}}.'
+    for name, params in schemes.items():
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            return f"The parameters of scheme {name!r} must be an object of name: value."
+        try:
+            cc.make_scheme(name, **params)
+        except (ValueError, TypeError) as exc:
+            return f"Scheme {name!r}: {exc}"
+    return ""
+
+
+def default_schemes() -> dict:
+    """All four schemes with their documented defaults, as a new job starts."""
+    import creative_core as cc
+
+    return {name: cc.scheme_defaults(name) for name in cc.SCHEME_NAMES}
+
+
+class GenerationJob(WorkRow):
     """Generate `samples_per_scheme` samples with each decoding scheme and measure their D_r."""
 
     trained_model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, related_name="jobs")
     layer = models.CharField(max_length=100, blank=True, help_text="Empty: the decoder's 3rd hidden layer.")
     # {"regular": {}, "noisy": {"fraction": 0.1, ...}, "random_flip": {...}, "low_active": {...}}
-    schemes = models.JSONField(default=dict)
-    samples_per_scheme = models.PositiveIntegerField(default=10_000)
+    schemes = models.JSONField(default=default_schemes)
+    samples_per_scheme = models.PositiveIntegerField(
+        default=10_000, validators=[MinValueValidator(1), MaxValueValidator(MAX_SAMPLES_PER_SCHEME)]
+    )
     seed = models.BigIntegerField(default=0)
     optimise_dr = models.BooleanField(default=True, help_text="Also compute the optimised D_r (min over z).")
     write_all_images = models.BooleanField(default=False, help_text="Write a PNG and a row for every sample, not only pooled ones.")
+    optimise_steps = models.PositiveIntegerField(
+        default=200, validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="Most gradient steps of the optimised D_r per batch.",
+    )
 
-    status = models.CharField(max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    progress = models.FloatField(default=0.0)
-    error = models.TextField(blank=True)
-    device = models.CharField(max_length=50, blank=True)
-    task_id = models.CharField(max_length=100, blank=True)
     timings = models.JSONField(default=dict, blank=True)  # seconds per phase
     # Compact results of every sample: scheme index, units, noise seed, z, D_r (amortised, optimised).
     results = models.FileField(upload_to="results/", blank=True)
@@ -114,8 +194,24 @@ class GenerationJob(models.Model):
     def __str__(self) -> str:
         return f"Job {self.pk} on {self.trained_model}"
 
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        model = getattr(self, "trained_model", None) if self.trained_model_id else None
+        if model is not None and not model.is_ready and self.status == JobStatus.QUEUED:
+            errors["trained_model"] = (
+                f"The model {model} is not ready (training {model.get_status_display().lower()}); "
+                "pick a model whose training succeeded."
+            )
+        if not (1 <= (self.samples_per_scheme or 0) <= MAX_SAMPLES_PER_SCHEME):
+            errors["samples_per_scheme"] = f"Ask for between 1 and {MAX_SAMPLES_PER_SCHEME:,} samples per scheme."
+        problem = scheme_problem(self.schemes)
+        if problem:
+            errors["schemes"] = problem
+        if errors:
+            raise ValidationError(errors)
 
-def sample_image_path(instance: "Sample", filename: str) -> str:
+
+def sample_image_path(instance: Sample, filename: str) -> str:
     # The file is named by the public id alone: no scheme, no job, no index.
     return f"samples/{instance.public_id}.png"
 
@@ -157,7 +253,7 @@ class SamplePool(models.Model):
         return self.name
 
 
-def pool_item_image_path(instance: "PoolItem", filename: str) -> str:
+def pool_item_image_path(instance: PoolItem, filename: str) -> str:
     return f"pool-items/{instance.public_id}.png"
 
 
