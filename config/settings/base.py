@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "generation",
     "annotation",
     "evaluation",
+    "core",
 ]
 
 MIDDLEWARE = [
@@ -140,28 +141,65 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
-# Celery. Heavy work (training, generation, D_r) goes to the "gpu" queue, light work to "default".
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+# Celery. Heavy work (training, generation, D_r) goes to the "gpu" queue, light work (reports, probes) to
+# "default". The default broker is kombu's filesystem transport (embedded mode: no server needed, one machine);
+# set CELERY_BROKER_URL=redis://host:6379/0 for compose, CI and several machines.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.split("://", 1)[0] not in ("redis", "rediss", "filesystem", "memory", "amqp", "pyamqp"):
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} names no supported broker; use redis://host:6379/0 or filesystem://"
+    )
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_TASK_ROUTES = {
     "generation.tasks.*": {"queue": "gpu"},
     "evaluation.tasks.*": {"queue": "default"},
+    "config.tasks.gpu_probe": {"queue": "gpu"},
+    "config.tasks.*": {"queue": "default"},
 }
 # A job is acknowledged only when it ends, so a worker that dies mid-job gives it back to the queue.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The soft limit raises SoftTimeLimitExceeded inside the task (it marks its row failed); the hard limit
+# kills the child a few minutes later if the task ignores it.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600 + 300)
-# Longer than the longest job, or Redis would hand an unacknowledged long job to a second worker.
+# Longer than the longest job (the hard limit), or Redis would hand an unacknowledged long job to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=8 * 3600),
 }
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT, "
+        "or a long job would be delivered twice"
+    )
+if CELERY_BROKER_URL.startswith("redis"):
+    # Fail fast when Redis is unreachable instead of hanging a web request.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(socket_connect_timeout=2, socket_timeout=10)
 if env("CELERY_KEY_PREFIX", default=""):
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env("CELERY_KEY_PREFIX")
+# Embedded mode: messages are files in one folder shared by the site and the worker on this machine.
+BROKER_DIR = Path(env("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for sub in ("queue", "control", "processed"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        data_folder_in=str(BROKER_DIR / "queue"),
+        data_folder_out=str(BROKER_DIR / "queue"),
+        control_folder=str(BROKER_DIR / "control"),
+        processed_folder=str(BROKER_DIR / "processed"),
+        store_processed=False,
+        polling_interval=0.2,  # the default 1 s makes every task and health ping wait
+    )
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database rows they work on
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Each worker child checks its torch device once at start (logged), so a broken CUDA shows before a job.
+WORKER_DEVICE_CHECK = env.bool("WORKER_DEVICE_CHECK", default=True)
+# The health endpoint waits this long for a worker to answer a ping.
+HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=1.0)
 
 # Security headers. Production (DEBUG off) defaults pass `manage.py check --deploy`; each one can be
 # relaxed from the environment for a plain-HTTP installation behind a trusted network.

@@ -31,3 +31,5 @@ SECURE_HSTS_SECONDS = 0
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 MEDIA_ROOT = VAR_DIR / "test-media" / RUN_ID
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Test workers start often; importing torch in each child only to log the device would slow every test.
+WORKER_DEVICE_CHECK = os.environ.get("WORKER_DEVICE_CHECK", "false").lower() == "true"
