@@ -46,9 +46,10 @@ def pool_from_services() -> SamplePool | None:
     cc.fetch_data(root=settings.DATA_ROOT)
     model = TrainedModel.objects.create(name="tiny", dataset="mnist", epochs=1, train_limit=1000, seed=0)
     services.train_model(model.pk)
-    job = GenerationJob.objects.create(
-        trained_model=model, samples_per_scheme=PER_SCHEME, seed=0, schemes={s: {} for s in SCHEMES}
-    )
+    fields = {"samples_per_scheme": PER_SCHEME, "seed": 0, "schemes": {s: {} for s in SCHEMES}}
+    if any(f.name == "optimise_steps" for f in GenerationJob._meta.get_fields()):
+        fields["optimise_steps"] = 20  # the optimised D_r only needs to exist here, not to be tight
+    job = GenerationJob.objects.create(trained_model=model, **fields)
     services.run_job(job.pk)
     job = GenerationJob.objects.get(pk=job.pk)
     return services.build_pool(job, per_scheme=POOL_PER_SCHEME, seed=0, attention_checks=4)
