@@ -374,61 +374,48 @@ def _run(job: GenerationJob) -> None:
     model, profile = _load(job, job.device)
     timings["load"] = time.monotonic() - t0
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
+    schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
+    infos: dict[str, dict] = {}
     total, done = len(names) * n, 0
     cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv")}
-    summary: dict[str, dict] = {}
-    for s_i, name in enumerate(names):
-        scheme = cc.make_scheme(name, **(job.schemes.get(name) or {}))
-        info: dict = {}
-        for start in range(0, n, bs):
-            count = min(bs, n - start)
+    # Batches outside, schemes inside: images written for a batch (write_all_images) mix every scheme.
+    for start in range(0, n, bs):
+        count = min(bs, n - start)
+        index = np.arange(start, start + count, dtype=np.int32)
+        entries: list[dict] = []
+        for s_i, (name, scheme) in enumerate(zip(names, schemes, strict=True)):
             t = time.monotonic()
             out = cc.generate(model, profile, scheme, count, seed=job.seed, batch_size=bs, device=job.device,
                               progress=False, start=start)
             t1 = time.monotonic()
             timings["generate"] += t1 - t
-            dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device)
+            dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
             t2 = time.monotonic()
             timings["dr_amortised"] += t2 - t1
             if job.optimise_dr:
                 opt = cc.dr_optimised(model, out.images, steps=job.optimise_steps, batch_size=bs, device=job.device,
                                       progress=False)
-                dro, conv = opt.values.numpy(), opt.converged.numpy()
+                dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)
             else:
                 dro, conv = np.full(count, np.nan, dtype=np.float32), np.zeros(count, dtype=bool)
             timings["dr_optimised"] += time.monotonic() - t2
-            index = np.arange(start, start + count, dtype=np.int32)
-            cols["scheme"].append(np.full(count, s_i, dtype=np.int8))
-            cols["index"].append(index)
-            cols["units"].append(out.units.numpy().astype(np.int32))
-            cols["noise_seed"].append(out.noise_seed.numpy() if out.noise_seed is not None
-                                      else np.full(count, -1, dtype=np.int64))
-            cols["z"].append(out.z.numpy().astype(np.float32))
-            cols["dra"].append(dra.numpy().astype(np.float32))
-            cols["dro"].append(np.asarray(dro, dtype=np.float32))
-            cols["conv"].append(np.asarray(conv, dtype=bool))
-            info = out.info or {}
+            units = out.units.numpy().astype(np.int32)
+            noise = out.noise_seed.numpy() if out.noise_seed is not None else np.full(count, -1, dtype=np.int64)
+            z = out.z.numpy().astype(np.float32)
+            for key, value in (("scheme", np.full(count, s_i, dtype=np.int8)), ("index", index), ("units", units),
+                               ("noise_seed", noise), ("z", z), ("dra", dra), ("dro", dro), ("conv", conv)):
+                cols[key].append(value)
+            infos[name] = out.info or {}
             if job.write_all_images:
-                t3 = time.monotonic()
-                _beat(job)  # never write files for a job that was cancelled meanwhile
-                _write_samples(job, name, index, out.images, {k: v[-1] for k, v in cols.items()})
-                timings["write_images"] += time.monotonic() - t3
+                entries += [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
+                             "noise_seed": noise[i], "z": z[i], "dra": dra[i], "dro": dro[i], "conv": conv[i]}
+                            for i in range(count)]
             done += count
             _beat(job, 0.99 * done / total)  # also the cancellation check, between batches
-        batches = -(-n // bs)  # this scheme's blocks are the last ones
-        dra_all = np.concatenate(cols["dra"][-batches:])
-        dro_all = np.concatenate(cols["dro"][-batches:])
-        conv_all = np.concatenate(cols["conv"][-batches:])
-        summary[name] = {
-            "n": n,
-            "dr_amortised_mean": float(dra_all.mean()),
-            "dr_amortised_std": float(dra_all.std()),
-            "dr_optimised_mean": float(np.nanmean(dro_all)) if job.optimise_dr else None,
-            "dr_optimised_std": float(np.nanstd(dro_all)) if job.optimise_dr else None,
-            "converged": float(conv_all.mean()) if job.optimise_dr else None,
-            "params": scheme.params if isinstance(scheme.params, dict) else {},
-            "info": info,
-        }
+        if entries:
+            t = time.monotonic()
+            _write_samples(job, entries)
+            timings["write_images"] += time.monotonic() - t
     t = time.monotonic()
     width = max(u.shape[1] for u in cols["units"])
     results = Results(
@@ -437,6 +424,8 @@ def _run(job: GenerationJob) -> None:
         dr_amortised=np.concatenate(cols["dra"]), dr_optimised=np.concatenate(cols["dro"]),
         converged=np.concatenate(cols["conv"]),
     )
+    summary = {name: _scheme_summary(results, s_i, job.optimise_dr, schemes[s_i].params, infos[name])
+               for s_i, name in enumerate(names)}
     name = f"results/{new_public_id()}.npz"
     results.save(name)
     timings["save"] = time.monotonic() - t
@@ -451,6 +440,21 @@ def _run(job: GenerationJob) -> None:
         default_storage.delete(stale)
 
 
+def _scheme_summary(results: Results, s_i: int, optimised: bool, params: dict, info: dict) -> dict:
+    rows = results.scheme == s_i
+    dra, dro, conv = results.dr_amortised[rows], results.dr_optimised[rows], results.converged[rows]
+    return {
+        "n": int(rows.sum()),
+        "dr_amortised_mean": float(dra.mean()),
+        "dr_amortised_std": float(dra.std()),
+        "dr_optimised_mean": float(np.nanmean(dro)) if optimised else None,
+        "dr_optimised_std": float(np.nanstd(dro)) if optimised else None,
+        "converged": float(conv.mean()) if optimised else None,
+        "params": dict(params),
+        "info": info,
+    }
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -461,43 +465,45 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write_samples(job: GenerationJob, scheme: str, index: np.ndarray, images, res: dict[str, np.ndarray]) -> list[Sample]:
-    """Rows and PNG files for these samples of one scheme; the ones that exist already are kept as they are."""
+def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
+    """Rows and PNG files for these samples (any schemes); samples that have their image already are kept as they
+    are. Each entry: scheme, index, image, units, noise_seed, z, dra, dro, conv."""
     import creative_core as cc
 
-    have = {s.index: s for s in Sample.objects.filter(job=job, scheme=scheme, index__in=index.tolist())}
+    have = {(s.scheme, s.index): s for s in Sample.objects.filter(
+        job=job, index__in={e["index"] for e in entries}, scheme__in={e["scheme"] for e in entries})}
+    # Shuffled, so that neither primary keys nor creation order follow the scheme or the index.
+    order = np.random.default_rng().permutation(len(entries))
     new: list[Sample] = []
     written: list[str] = []
     try:
-        for i, idx in enumerate(index.tolist()):
-            if idx in have and have[idx].image:
+        for k in order.tolist():
+            e = entries[k]
+            sample = have.get((e["scheme"], e["index"]))
+            if sample is not None and sample.image:
                 continue
-            sample = have.get(idx) or Sample(job=job, scheme=scheme, index=idx)
-            sample.units = [int(u) for u in res["units"][i] if u >= 0]
-            seed = int(res["noise_seed"][i])
+            sample = sample or Sample(job=job, scheme=e["scheme"], index=e["index"])
+            sample.units = [int(u) for u in e["units"] if u >= 0]
+            seed = int(e["noise_seed"])
             sample.noise_seed = seed if seed >= 0 else None
-            sample.z = [float(v) for v in res["z"][i]]
-            sample.dr_amortised = float(res["dra"][i])
-            dro = float(res["dro"][i])
+            sample.z = [float(v) for v in e["z"]]
+            sample.dr_amortised = float(e["dra"])
+            dro = float(e["dro"])
             sample.dr_optimised = None if np.isnan(dro) else dro
-            sample.dr_converged = bool(res["conv"][i]) if sample.dr_optimised is not None else None
+            sample.dr_converged = bool(e["conv"]) if sample.dr_optimised is not None else None
             sample.image.name = default_storage.save(f"samples/{sample.public_id}.png",
-                                                     ContentFile(cc.to_png_bytes(images[i])))
+                                                     ContentFile(cc.to_png_bytes(e["image"])))
             written.append(sample.image.name)
             new.append(sample)
-        # Shuffled, so that neither primary keys nor creation order follow the scheme or the index.
-        order = np.random.default_rng().permutation(len(new))
-        new = [new[i] for i in order]
         with transaction.atomic():
-            Sample.objects.bulk_create([s for s in new if s.pk is None], ignore_conflicts=True)
+            Sample.objects.bulk_create([s for s in new if s.pk is None])
             for s in new:
-                if s.pk is not None:
+                if s.pk is not None and s._state.adding is False:
                     s.save()
     except BaseException:
         for name in written:  # nothing half-written
             default_storage.delete(name)
         raise
-    return list(Sample.objects.filter(job=job, scheme=scheme, index__in=index.tolist()))
 
 
 # --- sample pools ------------------------------------------------------------------------------------
@@ -550,7 +556,7 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
     rng = np.random.default_rng(seed)
     drawn = _draw(results, per_scheme, n, rng)
     device = job.device or pick_device()
-    samples: list[Sample] = []
+    entries: list[dict] = []
     model = profile = None
     for scheme, indices in drawn.items():
         have = {s.index for s in Sample.objects.filter(job=job, scheme=scheme, index__in=indices.tolist())
@@ -560,10 +566,14 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
             if model is None:
                 model, profile = _load(job, device)
             images = _regenerate(model, profile, job, scheme, missing)
-            rows = results.rows(scheme, missing)
-            res = {"units": results.units[rows], "noise_seed": results.noise_seed[rows], "z": results.z[rows],
-                   "dra": results.dr_amortised[rows], "dro": results.dr_optimised[rows], "conv": results.converged[rows]}
-            _write_samples(job, scheme, missing, [images[int(i)] for i in missing], res)
+            for i, row in zip(missing.tolist(), results.rows(scheme, missing).tolist(), strict=True):
+                entries.append({"scheme": scheme, "index": i, "image": images[i], "units": results.units[row],
+                                "noise_seed": results.noise_seed[row], "z": results.z[row],
+                                "dra": results.dr_amortised[row], "dro": results.dr_optimised[row],
+                                "conv": results.converged[row]})
+    _write_samples(job, entries)
+    samples: list[Sample] = []
+    for scheme, indices in drawn.items():
         samples += list(Sample.objects.filter(job=job, scheme=scheme, index__in=indices.tolist()))
     checks: list[bytes] = []
     if attention_checks:
