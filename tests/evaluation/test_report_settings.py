@@ -2,9 +2,11 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from evaluation.models import ReportSettings
 from tests.evaluation.builders import build_campaign, make_annotators
+from tests.factories import PASSWORD
 
 
 @pytest.fixture
@@ -46,3 +48,26 @@ def test_it_shows_settings_in_the_admin(admin_client, campaign):
     assert b"cannot exceed" in response.content
     settings.refresh_from_db()
     assert settings.threshold == 4
+
+
+def test_it_lets_researchers_edit_settings_in_the_admin(client, researcher, annotator, campaign):
+    client.login(username=researcher.username, password=PASSWORD)
+    add = client.get(f"/admin/evaluation/reportsettings/add/?campaign={campaign.pk}")
+    assert add.status_code == 200
+    response = client.post(
+        "/admin/evaluation/reportsettings/add/",
+        {"campaign": campaign.pk, "threshold": 4, "tie_policy": "unique_or_none", "inconclusive": "label",
+         "max_attention_fail_rate": 0.3, "min_attention_checks": 1, "confidence": 0.9},
+    )
+    assert response.status_code == 302
+    stored = ReportSettings.objects.get(campaign=campaign)
+    assert (stored.threshold, stored.tie_policy, stored.confidence) == (4, "unique_or_none", 0.9)
+    page = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
+    assert f"/admin/evaluation/reportsettings/{stored.pk}/change/" in page
+    assert "unique_or_none" in page
+
+    client.logout()
+    annotator.is_staff = True  # staff, but not a researcher
+    annotator.save()
+    client.login(username=annotator.username, password=PASSWORD)
+    assert client.get("/admin/evaluation/reportsettings/").status_code == 403
