@@ -16,7 +16,7 @@ from celery.signals import worker_process_init
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="config.tasks.record_probe", queue="default")
+@shared_task(name="config.tasks.record_probe")
 def record_probe(token: str) -> int:
     """Write a WorkerProbe row and return its id. Sent by `manage.py probe_worker` and the tests."""
     from core.models import WorkerProbe
@@ -29,7 +29,7 @@ def record_probe(token: str) -> int:
     return probe.pk
 
 
-@shared_task(name="config.tasks.gpu_probe", queue="gpu")
+@shared_task(name="config.tasks.gpu_probe")
 def gpu_probe() -> dict:
     """Report the device a gpu-queue worker would train on (run it to check a new GPU machine)."""
     from .devices import describe_device, pick_device

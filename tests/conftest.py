@@ -19,6 +19,35 @@ from tests.factories import make_annotator, make_researcher, make_user
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _servers_down() -> list[str]:
+    """The test suite uses the real PostgreSQL and Redis; say which one does not answer, and how to start it."""
+    import psycopg2
+    import redis
+
+    down = []
+    db = settings.DATABASES["default"]
+    try:
+        psycopg2.connect(dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"] or "localhost",
+                         port=db["PORT"] or 5432, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        down.append(f"PostgreSQL at {db['HOST']}:{db['PORT']} does not answer ({str(exc).strip()}); "
+                    "start it (CI: .ci/run starts it) or set DATABASE_URL")
+    try:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        down.append(f"Redis at {settings.CELERY_BROKER_URL} does not answer ({exc}); "
+                    "start it (CI: .ci/run starts it) or set CELERY_BROKER_URL")
+    return down
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("SKIP_SERVER_CHECK") == "1":
+        return
+    down = _servers_down()
+    if down:
+        pytest.exit("The tests need PostgreSQL and Redis:\n  " + "\n  ".join(down), returncode=3)
+
+
 class WorkerProcess:
     """A `celery worker` child process bound to this test run's database and Redis key prefix."""
 

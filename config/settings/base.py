@@ -81,17 +81,20 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL, default an SQLite file (embedded mode).
+_DB_EXAMPLE = "postgres://user:password@host:5432/dbname or sqlite:////absolute/path/db.sqlite3"
+_database_url = env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 try:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+    DATABASES = {"default": env.db_url_config(_database_url)}
 except Exception as exc:  # environ raises bare exceptions for unknown schemes and bad URLs
+    raise ImproperlyConfigured(f"DATABASE_URL is malformed ({exc}). Expected e.g. {_DB_EXAMPLE}") from None
+# environ passes an unknown scheme through as an engine name; catch it here, with the variable's name.
+if DATABASES["default"].get("ENGINE") not in set(environ.Env.DB_SCHEMES.values()) or not DATABASES["default"].get("NAME"):
     raise ImproperlyConfigured(
-        f"DATABASE_URL is malformed ({exc}). Expected e.g. "
-        "postgres://user:password@host:5432/dbname or sqlite:////absolute/path/db.sqlite3"
-    ) from None
-if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
+        f"DATABASE_URL is malformed: {_database_url.split('@')[-1]!r} names no database engine or no database. "
+        f"Expected e.g. {_DB_EXAMPLE}"
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-if not DATABASES["default"].get("ENGINE"):
-    raise ImproperlyConfigured("DATABASE_URL names no database engine; use postgres:// or sqlite://")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -196,6 +199,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database rows they work on
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Periodic work, run by one `celery beat` (bin/run: the worker's -B; compose: the beat service).
+CELERY_BEAT_SCHEDULE = {
+    "fail-stale-work": {"task": "generation.tasks.fail_stale_work_task", "schedule": 300.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Each worker child checks its torch device once at start (logged), so a broken CUDA shows before a job.
 WORKER_DEVICE_CHECK = env.bool("WORKER_DEVICE_CHECK", default=True)
 # The health endpoint waits this long for a worker to answer a ping.

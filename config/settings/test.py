@@ -33,3 +33,5 @@ MEDIA_ROOT = VAR_DIR / "test-media" / RUN_ID
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Test workers start often; importing torch in each child only to log the device would slow every test.
 WORKER_DEVICE_CHECK = os.environ.get("WORKER_DEVICE_CHECK", "false").lower() == "true"
+# WhiteNoise warns about a missing STATIC_ROOT on every request; the tests never run collectstatic.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
