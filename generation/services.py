@@ -173,7 +173,7 @@ def launch_job(job: GenerationJob) -> None:
     """Queue the job (again, when it failed or was cancelled), after checking that it can run."""
     if job.status == JobStatus.SUCCEEDED:
         raise JobError(f"{job} has already succeeded.")
-    _check_runnable(job)
+    check_runnable(job)
     _requeue(job)
     _send("run_job_task", job)
 
@@ -246,7 +246,7 @@ def train_model(trained_model_id: int) -> None:
 # --- generation jobs ---------------------------------------------------------------------------------
 
 
-def _check_runnable(job: GenerationJob) -> None:
+def check_runnable(job: GenerationJob) -> None:
     model = job.trained_model
     if not model.is_ready:
         raise JobError(
@@ -370,7 +370,7 @@ def _run(job: GenerationJob) -> None:
     timings: dict[str, float] = {"load": 0.0, "generate": 0.0, "dr_amortised": 0.0, "dr_optimised": 0.0,
                                  "write_images": 0.0, "save": 0.0}
     t0 = time.monotonic()
-    _check_runnable(job)
+    check_runnable(job)
     model, profile = _load(job, job.device)
     timings["load"] = time.monotonic() - t0
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
@@ -630,7 +630,7 @@ def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
 
     if scheme not in job.schemes:
         raise JobError(f"{job} has no scheme {scheme!r}.")
-    _check_runnable(job)
+    check_runnable(job)
     count = max(1, min(count, job.samples_per_scheme))
     model, profile = _load(job, job.device or pick_device())
     images = _regenerate(model, profile, job, scheme, range(count))

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "generation"
-urlpatterns: list = []
+urlpatterns = [
+    path("progress/", views.progress, name="progress"),
+]
