@@ -227,3 +227,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- generation ---
+# Samples per batch for generation and D_r on a worker (lower it when a GPU runs out of memory).
+GENERATION_BATCH_SIZE = env.int("GENERATION_BATCH_SIZE", default=1000)
+# A running training or job whose worker wrote no heartbeat for this long is failed (it can be relaunched).
+GENERATION_STALE_AFTER = env.int("GENERATION_STALE_AFTER", default=300)
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "generation-fail-stale-work": {
+        "task": "generation.tasks.fail_stale_work_task",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
+}
