@@ -1,0 +1,134 @@
+"""`manage.py demo`: a small end-to-end setup to try the site: model, job, pool, campaign, annotators.
+
+Idempotent: every object is found by its demo name first, so a second run reuses what the first one made
+(and only finishes what failed or never ran).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.models import Campaign
+from annotation.services import ensure_slots
+from config.roles import ANNOTATORS
+from generation.models import Dataset, GenerationJob, JobStatus, SamplePool, TrainedModel
+
+DEMO_MODEL = "Demo model"
+DEMO_POOL = "Demo pool"
+DEMO_CAMPAIGN = "Demo campaign"
+INSTRUCTIONS = """<p>You will see one image at a time. Compare it with the training images you were shown first.</p>
+<ul>
+<li><strong>Creative</strong>: new, and still meaningful (it could belong with the training images, but is none of them).</li>
+<li><strong>Novel but not creative</strong>: new, but not meaningful (noise, a broken shape).</li>
+<li><strong>Not novel or creative</strong>: looks like the training images.</li>
+<li><strong>Inconclusive</strong>: you cannot tell.</li>
+</ul>
+<p>Keys 1 to 4 choose a label, U undoes the last one, P shows the training images again.</p>"""
+
+
+class Command(BaseCommand):
+    help = "Train a small model, run a job, build a pool and open a campaign with demo annotators (idempotent)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--dataset", default=Dataset.MNIST, choices=[d.value for d in Dataset])
+        parser.add_argument("--folder", default="", help="image folder, with --dataset folder")
+        parser.add_argument("--limit", type=int, default=10_000, help="training images")
+        parser.add_argument("--epochs", type=int, default=3)
+        parser.add_argument("--samples", type=int, default=1_000, help="samples per scheme in the job")
+        parser.add_argument("--per-scheme", type=int, default=25, help="images per scheme in the pool")
+        parser.add_argument("--attention-checks", type=int, default=5)
+        parser.add_argument("--optimise-dr", action="store_true", help="also compute the optimised D_r (slower)")
+        parser.add_argument("--annotators", type=int, default=9, help="demo annotator accounts demo1..N")
+        parser.add_argument("--password", default="", help="for new demo accounts (default: $DEMO_PASSWORD or generated)")
+
+    def handle(self, *args, **opts) -> None:
+        model = self.model(opts)
+        job = self.job(model, opts)
+        pool = job.pools.filter(name=DEMO_POOL).first() or self.pool(job, opts)
+        campaign, created = Campaign.objects.get_or_create(
+            name=DEMO_CAMPAIGN, defaults={"pool": pool, "instructions": INSTRUCTIONS, "priming_count": 64}
+        )
+        users, password = self.annotators(opts["annotators"], opts["password"])
+        # The accounts that bin/run creates (annotator1..N) take part too.
+        users += [u for u in User.objects.filter(groups__name=ANNOTATORS) if re.fullmatch(r"annotator\d+", u.username)]
+        campaign.annotators.add(*users)
+        n = ensure_slots(campaign)
+        self.stdout.write(f"campaign: {campaign.name} (id {campaign.pk}, {'new' if created else 'existing'}, "
+                          f"{n} images, {'open' if campaign.is_open else 'closed'})")
+        shown = password or "(unchanged)"
+        if opts["annotators"]:
+            self.stdout.write(f"demo annotators: demo1..demo{opts['annotators']} / {shown}")
+        self.stdout.write("annotators log in at /accounts/login/ and label at /annotate/")
+
+    def model(self, opts) -> TrainedModel:
+        from generation import services
+
+        model = TrainedModel.objects.filter(name=DEMO_MODEL).first()
+        if model is None:
+            model = TrainedModel.objects.create(
+                name=DEMO_MODEL, dataset=opts["dataset"], folder_path=opts["folder"], epochs=opts["epochs"],
+                train_limit=opts["limit"],
+            )
+        if not model.is_ready:
+            self.restart(model)
+            self.stdout.write(f"training {model.dataset_name} ({opts['limit']} images, {model.epochs} epochs)...")
+            services.train_model(model.pk)
+            model.refresh_from_db()
+            if not model.is_ready:
+                raise CommandError(f"training failed: {model.error or model.status}")
+        self.stdout.write(f"model: {model} (id {model.pk})")
+        return model
+
+    def job(self, model: TrainedModel, opts) -> GenerationJob:
+        import creative_core as cc
+        from generation import services
+
+        job = model.jobs.order_by("pk").first()
+        if job is None:
+            job = GenerationJob.objects.create(
+                trained_model=model, schemes={name: {} for name in cc.SCHEME_NAMES},
+                samples_per_scheme=opts["samples"], optimise_dr=opts["optimise_dr"],
+            )
+        if job.status != JobStatus.SUCCEEDED:
+            self.restart(job)
+            self.stdout.write(f"generating {job.samples_per_scheme} samples per scheme...")
+            services.run_job(job.pk)
+            job.refresh_from_db()
+            if job.status != JobStatus.SUCCEEDED:
+                raise CommandError(f"the job failed: {job.error or job.status}")
+        self.stdout.write(f"job: {job} (id {job.pk})")
+        return job
+
+    def pool(self, job: GenerationJob, opts) -> SamplePool:
+        from generation import services
+
+        self.stdout.write(f"building a pool of {opts['per_scheme']} images per scheme...")
+        return services.build_pool(job, per_scheme=opts["per_scheme"], seed=0, name=DEMO_POOL,
+                                   attention_checks=opts["attention_checks"])
+
+    def restart(self, row: TrainedModel | GenerationJob) -> None:
+        """A failed or interrupted earlier run starts again from the queue."""
+        if row.status != JobStatus.QUEUED:
+            type(row).objects.filter(pk=row.pk).update(status=JobStatus.QUEUED, progress=0.0, error="")
+            row.refresh_from_db()
+
+    def annotators(self, n: int, password: str) -> tuple[list[User], str]:
+        group = Group.objects.get_or_create(name=ANNOTATORS)[0]
+        password = password or os.environ.get("DEMO_PASSWORD", "")
+        shared = password or secrets.token_urlsafe(9)
+        shown = ""
+        users = []
+        for i in range(1, n + 1):
+            user, created = User.objects.get_or_create(username=f"demo{i}")
+            if password or created or not user.has_usable_password():
+                user.set_password(shared)
+                user.save()
+                shown = shared
+            user.groups.add(group)
+            users.append(user)
+        return users, shown

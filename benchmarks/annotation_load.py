@@ -1,0 +1,274 @@
+"""Load on the annotation API: gunicorn + PostgreSQL on loopback, 32 annotators.
+
+Two phases, each on a fresh campaign:
+- closed loop: every annotator asks for the next image and labels it, as fast as answers come, for
+  --seconds; prints labels/s;
+- open loop: labels are offered at a fixed rate (--rate, default 50/s) by whichever annotator is free; latency
+  is counted from the moment a label was due, so a slow server cannot hide its queue (no coordinated omission).
+For both it prints p50/p95/p99 of next-image, submit, and the pair.
+
+It creates a throw-away database (dropped at the end), writes small PNGs under a temporary media folder,
+starts gunicorn on a free loopback port and stops it when done.
+
+Usage: python benchmarks/annotation_load.py [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
+Targets (2-core machine, load script on the same machine): >= 100 labels/s closed loop; p95 <= 50 ms at 50/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from queue import Queue
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+DB_NAME = f"creative_annotation_bench_{os.getpid()}"
+MEDIA = Path(tempfile.mkdtemp(prefix="annotation-bench-media-"))
+ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "annotation-load-benchmark-secret-key-0123456789abcdef",
+    "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME,
+    "MEDIA_ROOT": str(MEDIA),
+    "SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+    "CONN_MAX_AGE": "600",
+}
+os.environ.update(ENV)
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+
+LABELS = ("creative", "novel", "not_novel", "inconclusive")
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def png(seed: int) -> bytes:
+    from PIL import Image
+
+    im = Image.new("L", (28, 28), color=seed % 256)
+    im.putpixel((seed % 28, (seed // 28) % 28), 255)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def build(n_items: int, n_annotators: int) -> tuple[list[int], list[str]]:
+    """Two campaigns (one per phase) on pools of n_items, and n_annotators primed annotators with API tokens."""
+    import django
+
+    django.setup()
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from annotation import services
+    from annotation.models import Campaign, Priming
+    from generation.models import GenerationJob, PoolItem, Sample, SamplePool, TrainedModel
+    from tests.factories import make_annotator
+
+    call_command("migrate", verbosity=0)
+    users = [make_annotator(f"bench{i:02d}") for i in range(n_annotators)]
+    tokens = [Token.objects.create(user=u).key for u in users]
+    model = TrainedModel.objects.create(name="bench", status="succeeded")
+    campaigns = []
+    for phase in ("closed", "open"):
+        job = GenerationJob.objects.create(trained_model=model, schemes={}, samples_per_scheme=n_items // 4)
+        pool = SamplePool.objects.create(job=job, name=phase)
+        schemes = ("regular", "noisy", "random_flip", "low_active")
+        for i in range(n_items):
+            sample = Sample(job=job, scheme=schemes[i % 4], index=i // 4)
+            sample.image.save("x.png", ContentFile(png(i)), save=False)
+            sample.save()
+            PoolItem.objects.create(pool=pool, position=i, sample=sample)
+        campaign = Campaign.objects.create(name=phase, pool=pool)
+        campaign.annotators.add(*users)
+        Priming.objects.bulk_create([Priming(campaign=campaign, annotator=u) for u in users])
+        services.ensure_slots(campaign)
+        campaigns.append(campaign.pk)
+    from django.db import connections
+
+    connections.close_all()
+    return campaigns, tokens
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--log-level", "warning"],
+        cwd=REPO, env={**os.environ, **ENV}, start_new_session=True, stdout=subprocess.DEVNULL,
+    )
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.2)
+    stop_gunicorn(proc)
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop_gunicorn(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+class Annotator:
+    def __init__(self, base: str, campaign: int, token: str) -> None:
+        import requests
+
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.next_url = f"{base}/api/campaigns/{campaign}/next/"
+        self.submit_url = f"{base}/api/campaigns/{campaign}/labels/"
+        self.rng = random.Random(token)
+        self.finished = False
+
+    def label_one(self) -> tuple[float, float] | None:
+        """(next seconds, submit seconds), or None when the pool has nothing left for this annotator."""
+        t0 = time.perf_counter()
+        r = self.session.post(self.next_url)
+        t1 = time.perf_counter()
+        r.raise_for_status()
+        body = r.json()
+        if body["done"]:
+            self.finished = True
+            return None
+        r = self.session.post(self.submit_url, json={"item": body["item"]["id"], "value": self.rng.choice(LABELS),
+                                                     "time_spent_ms": 900})
+        t2 = time.perf_counter()
+        if r.status_code != 201:
+            raise RuntimeError(f"submit answered {r.status_code}: {r.text}")
+        return t1 - t0, t2 - t1
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if len(values) > 1 else float("nan")
+
+
+def report(name: str, nexts: list[float], submits: list[float], pairs: list[float], labels: int, seconds: float) -> None:
+    print(f"{name}: {labels} labels in {seconds:.1f} s = {labels / seconds:.1f} labels/s")
+    for what, values in (("next-image", nexts), ("submit", submits), ("next+submit", pairs)):
+        print(f"  {what:12s} p50 {pct(values, 50):6.1f} ms   p95 {pct(values, 95):6.1f} ms   p99 {pct(values, 99):6.1f} ms")
+
+
+def closed_loop(base: str, campaign: int, tokens: list[str], seconds: float) -> None:
+    annotators = [Annotator(base, campaign, t) for t in tokens]
+    nexts: list[float] = []
+    submits: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def run(a: Annotator) -> None:
+        while time.perf_counter() < stop and not a.finished:
+            timing = a.label_one()
+            if timing:
+                with lock:
+                    nexts.append(timing[0])
+                    submits.append(timing[1])
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(annotators)) as ex:
+        list(ex.map(run, annotators))
+    elapsed = time.perf_counter() - start
+    report(f"closed loop, {len(annotators)} annotators", nexts, submits, [a + b for a, b in zip(nexts, submits, strict=True)],
+           len(submits), elapsed)
+
+
+def open_loop(base: str, campaign: int, tokens: list[str], seconds: float, rate: float) -> None:
+    free: Queue[Annotator] = Queue()
+    for t in tokens:
+        free.put(Annotator(base, campaign, t))
+    nexts: list[float] = []
+    submits: list[float] = []
+    pairs: list[float] = []
+    lock = threading.Lock()
+
+    def one(due: float) -> None:
+        a = free.get()
+        try:
+            timing = a.label_one()
+        finally:
+            free.put(a)
+        done = time.perf_counter()
+        if timing:
+            with lock:
+                nexts.append(timing[0])
+                submits.append(timing[1])
+                pairs.append(done - due)  # from when the label was due: includes any wait for a free client
+
+    n = int(seconds * rate)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(tokens)) as ex:
+        for i in range(n):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            ex.submit(one, due)
+    elapsed = time.perf_counter() - start
+    report(f"open loop, offered {rate:g} labels/s", nexts, submits, pairs, len(pairs), elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--annotators", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--items", type=int, default=600, help="images per pool (9 labels each)")
+    args = parser.parse_args()
+
+    admin_sql(f'CREATE DATABASE "{DB_NAME}"')
+    proc = None
+    try:
+        campaigns, tokens = build(args.items, args.annotators)
+        port = free_port()
+        proc = start_gunicorn(port, args.workers)
+        base = f"http://127.0.0.1:{port}"
+        print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool")
+        closed_loop(base, campaigns[0], tokens, args.seconds)
+        open_loop(base, campaigns[1], tokens, args.seconds, args.rate)
+    finally:
+        if proc is not None:
+            stop_gunicorn(proc)
+        admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        shutil.rmtree(MEDIA, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
