@@ -92,8 +92,17 @@ class SubmitLabel(CampaignAction):
             label = services.submit_label(campaign, request.user, body["item"], body.get("value"), body.get("time_spent_ms"))
         except services.AnnotationError as exc:
             return error(exc)
-        progress = services.progress(campaign, request.user).as_dict()
-        return Response({"label": LabelSerializer(label).data, "progress": progress}, status=status.HTTP_201_CREATED)
+        answer: dict[str, Any] = {"label": LabelSerializer(label).data}
+        if body.get("next"):
+            # Label and ask for the next image in one round trip: what the labeling page does.
+            try:
+                item = services.next_item(campaign, request.user)
+            except services.AnnotationError:
+                item = None  # the label is stored; the client asks /next/ itself and gets the reason there
+                answer["next_error"] = True
+            answer.update(item=item_payload(item), done=item is None and "next_error" not in answer)
+        answer["progress"] = services.progress(campaign, request.user).as_dict()
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class Undo(CampaignAction):

@@ -108,6 +108,20 @@ def _salt(campaign: Campaign, annotator: AbstractBaseUser) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+_last_sweep: dict[int, float] = {}
+SWEEP_EVERY_SECONDS = 5.0
+
+
+def release_expired_claims_now_and_then(campaign: Campaign) -> int:
+    """The sweep, at most every few seconds per campaign and process: claims expire in minutes, and sweeping
+    on every request would cost a query per image."""
+    now = time.monotonic()
+    if now - _last_sweep.get(campaign.pk, -SWEEP_EVERY_SECONDS) < SWEEP_EVERY_SECONDS:
+        return 0
+    _last_sweep[campaign.pk] = now
+    return release_expired_claims(campaign)
+
+
 def release_expired_claims(campaign: Campaign) -> int:
     """Give back the slots of claims older than the campaign's timeout; returns how many were released."""
     cutoff = timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds)
@@ -154,13 +168,13 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | Non
         return claim.slot.item
     if not CampaignItem.objects.filter(campaign=campaign).exists():
         ensure_slots(campaign)
-    release_expired_claims(campaign)
+    release_expired_claims_now_and_then(campaign)
     # An expired claim of this annotator that nobody released yet: drop it before taking a new one.
     _drop_own_claim(campaign, annotator)
 
     labelled = Label.objects.filter(campaign=campaign, annotator=annotator).values("item_id")
     candidates = (
-        CampaignItem.objects.filter(campaign=campaign, labels_count__lt=F("capacity") - F("claims_count"))
+        CampaignItem.objects.select_related("item").filter(campaign=campaign, labels_count__lt=F("capacity") - F("claims_count"))
         .exclude(item_id__in=labelled)
         .annotate(shuffle=MD5(Concat(Value(_salt(campaign, annotator)), F("item__public_id"))))
         .order_by("-labels_count", "-claims_count", "shuffle")
@@ -171,6 +185,9 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | Non
             if slot is None:
                 # Everything left is either full, labelled by me, or locked by someone this instant.
                 if not candidates.exists():
+                    # Before saying "done", make sure no abandoned claim is holding the last free slots.
+                    if attempt == 0 and release_expired_claims(campaign):
+                        continue
                     return None
                 time.sleep(0.005 * (attempt + 1))
                 continue
@@ -181,7 +198,7 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | Non
                 # A parallel request of the same annotator claimed first: use theirs.
                 break
             CampaignItem.objects.filter(pk=slot.pk).update(claims_count=F("claims_count") + 1)
-            return PoolItem.objects.get(pk=slot.item_id)
+            return slot.item
     claim = current_claim(campaign, annotator)
     if claim is None:
         raise Busy("Every open image is being handed out right now; try again in a moment.")

@@ -52,6 +52,7 @@ os.environ.update(ENV)
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
 
 LABELS = ("creative", "novel", "not_novel", "inconclusive")
+COMBINED = False  # set by --combined
 
 
 def admin_sql(sql: str) -> None:
@@ -157,22 +158,32 @@ class Annotator:
         self.submit_url = f"{base}/api/campaigns/{campaign}/labels/"
         self.rng = random.Random(token)
         self.finished = False
+        self.held: str | None = None
+        self.combined = COMBINED
 
     def label_one(self) -> tuple[float, float] | None:
-        """(next seconds, submit seconds), or None when the pool has nothing left for this annotator."""
+        """(next seconds, submit seconds), or None when the pool has nothing left for this annotator.
+
+        With combined=True (what the labeling page does) the submit also hands out the next image, so the
+        next-image time is 0 after the first label and the submit time covers both.
+        """
         t0 = time.perf_counter()
-        r = self.session.post(self.next_url)
+        if self.held is None:
+            r = self.session.post(self.next_url)
+            r.raise_for_status()
+            body = r.json()
+            if body["done"]:
+                self.finished = True
+                return None
+            self.held = body["item"]["id"]
         t1 = time.perf_counter()
-        r.raise_for_status()
-        body = r.json()
-        if body["done"]:
-            self.finished = True
-            return None
-        r = self.session.post(self.submit_url, json={"item": body["item"]["id"], "value": self.rng.choice(LABELS),
-                                                     "time_spent_ms": 900})
+        r = self.session.post(self.submit_url, json={"item": self.held, "value": self.rng.choice(LABELS),
+                                                     "time_spent_ms": 900, "next": self.combined})
         t2 = time.perf_counter()
         if r.status_code != 201:
             raise RuntimeError(f"submit answered {r.status_code}: {r.text}")
+        body = r.json()
+        self.held = body["item"]["id"] if self.combined and body.get("item") else None
         return t1 - t0, t2 - t1
 
 
@@ -251,7 +262,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--items", type=int, default=600, help="images per pool (9 labels each)")
+    parser.add_argument("--combined", action="store_true",
+                        help="submit with next=true (one request per label, as the labeling page does)")
     args = parser.parse_args()
+    global COMBINED
+    COMBINED = args.combined
 
     admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     proc = None
@@ -260,7 +275,8 @@ def main() -> None:
         port = free_port()
         proc = start_gunicorn(port, args.workers)
         base = f"http://127.0.0.1:{port}"
-        print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool")
+        mode = "submit with next=true (1 request per label)" if COMBINED else "next + submit (2 requests per label)"
+        print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}")
         closed_loop(base, campaigns[0], tokens, args.seconds)
         open_loop(base, campaigns[1], tokens, args.seconds, args.rate)
     finally:

@@ -139,3 +139,13 @@ def test_it_reports_done_when_nothing_is_left(primed, annotator, client_for):
     body = client.post(reverse("annotation_api:next", args=[primed.pk])).json()
     assert body["done"] is True and body["item"] is None
     assert body["progress"] == {"done": n, "total": n}
+
+
+def test_it_labels_and_gives_the_next_image_in_one_call(primed, annotator, client_for):
+    client = client_for(annotator)
+    item = next_id(client, primed)
+    body = submit(client, primed, {"item": item, "value": "creative", "next": True}).json()
+    assert body["item"]["id"] != item and body["done"] is False
+    # The image handed out is now this annotator's claim: labelling it works without another /next/.
+    assert submit(client, primed, {"item": body["item"]["id"], "value": "novel"}).status_code == 201
+    assert Label.objects.filter(annotator=annotator).count() == 2

@@ -82,7 +82,7 @@
     if (busy || !current) return;
     setBusy(true);
     const spent = shownAt ? Math.round(performance.now() - shownAt) : null;
-    const result = await call("POST", api.labels, { item: current.id, value: value, time_spent_ms: spent });
+    const result = await call("POST", api.labels, { item: current.id, value: value, time_spent_ms: spent, next: true });
     if (!result.ok) {
       handleError(result);
       if (result.status === 409) { await next(); } else { setBusy(false); }
@@ -91,6 +91,8 @@
     showProgress(result.data.progress);
     statusLine.textContent = "Saved.";
     armUndo();
+    if (result.data.item) { show(result.data.item); return; }
+    if (result.data.done) { window.location.assign(api.done); return; }
     await next();
   }
 
