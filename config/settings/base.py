@@ -7,6 +7,7 @@ an SQLite database under ``var/`` and DEBUG on.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -16,7 +17,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Values already in the environment win over the file. ENV_FILE names another file; empty reads none.
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    environ.Env.read_env(_env_file, overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 

@@ -8,14 +8,20 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
-# Variables that would leak this test run's configuration into the child.
-CLEARED = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "CELERY_KEY_PREFIX",
-            "TEST_RUN_ID", "USE_TEST_DATABASE", "ALLOWED_HOSTS")
+# The child sees only these variables from this process (plus what the test sets): anything else, such as this
+# run's database or flags other tests set (DJANGO_ALLOW_ASYNC_UNSAFE), would leak into the child's configuration.
+KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "CREATIVE_DATA_ROOT", "SYSTEMROOT")
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in KEPT}
+    env["ENV_FILE"] = ""  # a developer's .env (bin/run writes one) must not answer for the test
+    return env
 
 
 def run_django(code: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `code` after django.setup() with config.settings.base and exactly `env` on top of a clean environment."""
-    child_env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    child_env = clean_env()
     child_env.update(DJANGO_SETTINGS_MODULE="config.settings.base", PYTHONUNBUFFERED="1")
     child_env.update(env)
     return subprocess.run([sys.executable, "-c", f"import django; django.setup()\n{code}"], cwd=cwd, env=child_env,
@@ -23,7 +29,7 @@ def run_django(code: str, env: dict[str, str], cwd: Path = REPO, timeout: float 
 
 
 def run_manage(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    child_env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    child_env = clean_env()
     child_env.update(DJANGO_SETTINGS_MODULE="config.settings.base", PYTHONUNBUFFERED="1")
     child_env.update(env)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=child_env, capture_output=True,

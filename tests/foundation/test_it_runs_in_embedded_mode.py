@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.foundation.helpers import CLEARED, REPO, run_django, run_manage
+from tests.foundation.helpers import REPO, clean_env, run_django, run_manage
 
 
 @pytest.mark.worker
@@ -27,7 +27,7 @@ def test_it_runs_a_task_without_postgres_or_redis(tmp_path):
     migrate = run_manage(["migrate", "--noinput", "-v", "0"], env)
     assert migrate.returncode == 0, migrate.stderr
 
-    worker_env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    worker_env = clean_env()
     worker_env.update(env, DJANGO_SETTINGS_MODULE="config.settings.base")
     log = tmp_path / "worker.log"
     with log.open("w") as out:
