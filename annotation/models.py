@@ -56,7 +56,7 @@ class Label(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "item", "annotator"], name="one_label_per_annotator_item"),
         ]
-        indexes = [models.Index(fields=["campaign", "item"])]
+        indexes = [models.Index(fields=["campaign", "item"]), models.Index(fields=["campaign", "annotator"])]
 
     def __str__(self) -> str:
         return f"{self.annotator_id}:{self.item_id}={self.value}"

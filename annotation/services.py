@@ -163,14 +163,13 @@ def current_claim(campaign: Campaign, annotator: AbstractBaseUser) -> Claim | No
 def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | None:
     """The image this annotator should label now (their live claim, or a newly claimed one); None when done."""
     check_can_label(campaign, annotator)
-    claim = current_claim(campaign, annotator)
-    if claim is not None:
-        return claim.slot.item
-    if not CampaignItem.objects.filter(campaign=campaign).exists():
-        ensure_slots(campaign)
+    own = Claim.objects.select_related("slot__item").filter(campaign=campaign, annotator=annotator).first()
+    if own is not None:
+        if own.claimed_at >= timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds):
+            return own.slot.item
+        # This annotator's own expired claim that nobody released yet: drop it before taking a new one.
+        _drop_own_claim(campaign, annotator)
     release_expired_claims_now_and_then(campaign)
-    # An expired claim of this annotator that nobody released yet: drop it before taking a new one.
-    _drop_own_claim(campaign, annotator)
 
     labelled = Label.objects.filter(campaign=campaign, annotator=annotator).values("item_id")
     candidates = (
@@ -185,8 +184,9 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | Non
             if slot is None:
                 # Everything left is either full, labelled by me, or locked by someone this instant.
                 if not candidates.exists():
-                    # Before saying "done", make sure no abandoned claim is holding the last free slots.
-                    if attempt == 0 and release_expired_claims(campaign):
+                    # Before saying "done": the campaign may be new (no slots yet), or abandoned claims may hold
+                    # the last free slots.
+                    if attempt == 0 and (_missing_slots(campaign) or release_expired_claims(campaign)):
                         continue
                     return None
                 time.sleep(0.005 * (attempt + 1))
@@ -203,6 +203,12 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | Non
     if claim is None:
         raise Busy("Every open image is being handed out right now; try again in a moment.")
     return claim.slot.item
+
+
+def _missing_slots(campaign: Campaign) -> bool:
+    """Create the slots if the pool has items without one; True when some were missing."""
+    have = CampaignItem.objects.filter(campaign=campaign).count()
+    return ensure_slots(campaign) > have
 
 
 def _drop_own_claim(campaign: Campaign, annotator: AbstractBaseUser) -> None:
@@ -239,7 +245,7 @@ def submit_label(
         raise CampaignClosed("This campaign is closed.")
     with transaction.atomic():
         claim = (
-            Claim.objects.select_related("slot")
+            Claim.objects.select_related("slot__item")
             .filter(campaign=campaign, annotator=annotator, slot__item__public_id=item_public_id)
             .first()
         )
@@ -254,7 +260,7 @@ def submit_label(
         if spent is None:
             spent = int((timezone.now() - claim.claimed_at).total_seconds() * 1000)
         label = Label.objects.create(
-            campaign=campaign, item_id=claim.slot.item_id, annotator=annotator, value=value, time_spent_ms=spent
+            campaign=campaign, item=claim.slot.item, annotator=annotator, value=value, time_spent_ms=spent
         )
         CampaignItem.objects.filter(pk=claim.slot_id).update(
             labels_count=F("labels_count") + 1, claims_count=F("claims_count") - 1
@@ -298,8 +304,6 @@ def progress(campaign: Campaign, annotator: AbstractBaseUser) -> Progress:
     done = Label.objects.filter(campaign=campaign, annotator=annotator).count()
     labelled = Label.objects.filter(campaign=campaign, annotator=annotator).values("item_id")
     mine = Claim.objects.filter(campaign=campaign, annotator=annotator).values("slot_id")
-    if not CampaignItem.objects.filter(campaign=campaign).exists():
-        ensure_slots(campaign)
     open_to_me = (
         CampaignItem.objects.filter(campaign=campaign)
         .filter(Q(labels_count__lt=F("capacity") - F("claims_count")) | Q(pk__in=mine))
