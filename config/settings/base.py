@@ -205,9 +205,8 @@ CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database ro
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Periodic work, run by one `celery beat` (bin/run: the worker's -B; compose: the beat service).
-CELERY_BEAT_SCHEDULE = {
-    "fail-stale-work": {"task": "generation.tasks.fail_stale_work_task", "schedule": 300.0},
-}
+# Apps add their entries in their blocks at the end of this file.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Each worker child checks its torch device once at start (logged), so a broken CUDA shows before a job.
 WORKER_DEVICE_CHECK = env.bool("WORKER_DEVICE_CHECK", default=True)
