@@ -131,7 +131,7 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
+            requests.get(f"http://127.0.0.1:{port}/api/campaigns/", timeout=5)  # 403 quickly: it is up
             return proc
         except requests.RequestException:
             time.sleep(0.2)

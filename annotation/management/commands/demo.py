@@ -44,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--attention-checks", type=int, default=5)
         parser.add_argument("--optimise-dr", action="store_true", help="also compute the optimised D_r (slower)")
         parser.add_argument("--annotators", type=int, default=9, help="demo annotator accounts demo1..N")
-        parser.add_argument("--password", default="", help="for new demo accounts (default: $DEMO_PASSWORD or generated)")
+        parser.add_argument("--password", default="", help="for the demo accounts (default: $DEMO_PASSWORD, else $ANNOTATOR_PASSWORD, else generated for new ones)")
 
     def handle(self, *args, **opts) -> None:
         model = self.model(opts)
@@ -119,7 +119,7 @@ class Command(BaseCommand):
 
     def annotators(self, n: int, password: str) -> tuple[list[User], str]:
         group = Group.objects.get_or_create(name=ANNOTATORS)[0]
-        password = password or os.environ.get("DEMO_PASSWORD", "")
+        password = password or os.environ.get("DEMO_PASSWORD") or os.environ.get("ANNOTATOR_PASSWORD", "")
         shared = password or secrets.token_urlsafe(9)
         shown = ""
         users = []
