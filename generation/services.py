@@ -495,11 +495,11 @@ def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
                                                      ContentFile(cc.to_png_bytes(e["image"])))
             written.append(sample.image.name)
             new.append(sample)
+        existing = [s for s in new if s.pk is not None]  # rows written before without an image
         with transaction.atomic():
             Sample.objects.bulk_create([s for s in new if s.pk is None])
-            for s in new:
-                if s.pk is not None and s._state.adding is False:
-                    s.save()
+            Sample.objects.bulk_update(existing, ["units", "noise_seed", "z", "dr_amortised", "dr_optimised",
+                                                  "dr_converged", "image"])
     except BaseException:
         for name in written:  # nothing half-written
             default_storage.delete(name)
@@ -530,13 +530,21 @@ def _regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterab
 
 
 def _draw(results: Results, per_scheme: int, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """per_scheme sample indices of each scheme; disjoint across schemes when there are enough, since schemes share
-    their latent z per index and two images from the same z side by side would hint at their pairing."""
+    """per_scheme sample indices of each scheme, as one block of consecutive indices per scheme.
+
+    Sample i of a job depends only on (seed, i), through hashed random streams: its z and the scheme's own draws
+    are independent of every other index. So a block of consecutive indices at a random offset is as random a
+    sample as any scattered draw, and its images can be made again in one batched pass (scattered indices would
+    need one pass each). The blocks of different schemes do not overlap when the job is large enough: schemes
+    share z per index, and two images from the same z side by side would hint at their pairing."""
     names = results.schemes
     if per_scheme * len(names) <= n:
-        perm = rng.permutation(n)
-        return {s: np.sort(perm[i * per_scheme:(i + 1) * per_scheme]) for i, s in enumerate(names)}
-    return {s: np.sort(rng.choice(n, per_scheme, replace=False)) for s in names}
+        offset = int(rng.integers(0, n - per_scheme * len(names) + 1))
+        slots = rng.permutation(len(names)).tolist()
+        return {s: np.arange(offset + k * per_scheme, offset + (k + 1) * per_scheme) for s, k in zip(names, slots,
+                                                                                                   strict=True)}
+    starts = rng.integers(0, n - per_scheme + 1, size=len(names)).tolist()
+    return {s: np.arange(o, o + per_scheme) for s, o in zip(names, starts, strict=True)}
 
 
 def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
