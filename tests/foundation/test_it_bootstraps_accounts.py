@@ -23,12 +23,12 @@ def test_it_creates_an_admin_researcher_and_annotators(client):
     admin = User.objects.get(username="admin")
     assert is_researcher(admin) and admin.groups.filter(name="researchers").exists()
     assert [u.username for u in User.objects.filter(groups__name="annotators").order_by("username")] == [
-        "annotator1", "annotator2", "annotator3"]
-    assert all(is_annotator(u) and not is_researcher(u) for u in User.objects.filter(username__startswith="annotator"))
+        "demo1", "demo2", "demo3"]
+    assert all(is_annotator(u) and not is_researcher(u) for u in User.objects.filter(username__startswith="demo"))
     assert "admin / admin-pass-123" in output
     assert client.login(username="admin", password="admin-pass-123")
     assert client.get("/admin/").status_code == 200
-    assert client.login(username="annotator2", password="ann-pass-9")
+    assert client.login(username="demo2", password="ann-pass-9")
 
 
 @pytest.mark.django_db
@@ -44,6 +44,6 @@ def test_it_keeps_existing_passwords_when_run_again():
     bootstrap("--admin-password", "first-pass-123", "--annotators", "1", "--annotator-password", "ann-first-1")
     output = bootstrap("--annotators", "1")
     assert User.objects.get(username="admin").check_password("first-pass-123")
-    assert User.objects.get(username="annotator1").check_password("ann-first-1")
+    assert User.objects.get(username="demo1").check_password("ann-first-1")
     assert "(unchanged)" in output
     assert User.objects.filter(username="admin").count() == 1

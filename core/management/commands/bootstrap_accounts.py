@@ -14,18 +14,19 @@ from config.roles import ANNOTATORS, RESEARCHERS
 class Command(BaseCommand):
     help = (
         "Create (or update) the admin account in the researchers group and N demo annotator accounts "
-        "(annotator1..N). Passwords: --admin-password / --annotator-password, else generated and printed."
+        "(demo1..N, the names the demo campaign uses). Passwords: --admin-password / --annotator-password, else generated and printed."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--admin-username", default="admin")
         parser.add_argument("--admin-password", default="", help="default: keep an existing one, else generate")
         parser.add_argument("--annotators", type=int, default=9, help="demo annotator accounts (default 9)")
+        parser.add_argument("--annotator-prefix", default="demo", help="their names: PREFIX1..PREFIXN (default demo)")
         parser.add_argument("--annotator-password", default="", help="default: keep existing ones, else generate")
 
     @transaction.atomic
     def handle(self, *args, admin_username: str, admin_password: str, annotators: int, annotator_password: str,
-               **options) -> None:
+               annotator_prefix: str, **options) -> None:
         researchers = Group.objects.get_or_create(name=RESEARCHERS)[0]
         annotator_group = Group.objects.get_or_create(name=ANNOTATORS)[0]
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         shared = annotator_password or secrets.token_urlsafe(9)
         shown = ""
         for i in range(1, annotators + 1):
-            user, created = User.objects.get_or_create(username=f"annotator{i}")
+            user, created = User.objects.get_or_create(username=f"{annotator_prefix}{i}")
             if annotator_password or created or not user.has_usable_password():
                 user.set_password(shared)
                 shown = shared
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             user.save()
             user.groups.add(annotator_group)
         if annotators:
-            self._report("annotators", f"annotator1..annotator{annotators}", shown)
+            self._report("annotators", f"{annotator_prefix}1..{annotator_prefix}{annotators}", shown)
 
     def _password(self, user: User, created: bool, wanted: str) -> str:
         """Set `wanted` (or a generated one for a new account); '' when an existing password is kept."""
