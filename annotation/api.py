@@ -96,7 +96,8 @@ class SubmitLabel(CampaignAction):
         if body.get("next"):
             # Label and ask for the next image in one round trip: what the labeling page does.
             try:
-                item = services.next_item(campaign, request.user)
+                # Just labelled, so primed, the campaign open, and no claim held.
+                item = services.next_item(campaign, request.user, holds_nothing=True)
             except services.AnnotationError:
                 item = None  # the label is stored; the client asks /next/ itself and gets the reason there
                 answer["next_error"] = True

@@ -160,10 +160,16 @@ def current_claim(campaign: Campaign, annotator: AbstractBaseUser) -> Claim | No
     )
 
 
-def next_item(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem | None:
-    """The image this annotator should label now (their live claim, or a newly claimed one); None when done."""
-    check_can_label(campaign, annotator)
-    own = Claim.objects.select_related("slot__item").filter(campaign=campaign, annotator=annotator).first()
+def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing: bool = False) -> PoolItem | None:
+    """The image this annotator should label now (their live claim, or a newly claimed one); None when done.
+
+    holds_nothing: the caller knows the annotator has no claim (it just labelled it), which saves two queries.
+    """
+    if holds_nothing:
+        own = None
+    else:
+        check_can_label(campaign, annotator)
+        own = Claim.objects.select_related("slot__item").filter(campaign=campaign, annotator=annotator).first()
     if own is not None:
         if own.claimed_at >= timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds):
             return own.slot.item
