@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
 
 from .roles import is_researcher
 
@@ -13,7 +14,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("annotation:index")
 
 
+@never_cache  # a cached "ok" would hide an outage from the load balancer
 def health(request: HttpRequest) -> JsonResponse:
+    """JSON on the database, the broker and the workers; 503 when any is down."""
     from .health import check_all
 
     report = check_all()

@@ -31,6 +31,7 @@ def test_it_reports_a_missing_worker(client):
     assert body["checks"]["worker"] == {"ok": False, "workers": [], "error": "no worker answered a ping",
                                         "ms": body["checks"]["worker"]["ms"]}
     assert body["checks"]["worker"]["ms"] < 5000  # bounded: a load balancer calls this often
+    assert "no-cache" in response["Cache-Control"]
 
 
 def test_it_reports_the_broker_down():
