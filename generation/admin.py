@@ -150,8 +150,8 @@ class JobForm(forms.ModelForm):
         model = data.get("trained_model")
         if model is not None and model.is_ready and not self.errors:
             try:
-                services.check_runnable(self.instance if self.instance.pk else GenerationJob(**{
-                    k: v for k, v in data.items() if k in self.Meta.fields}))
+                # The job as it would be saved (the instance itself is updated only after clean()).
+                services.check_runnable(GenerationJob(**{k: v for k, v in data.items() if k in self.Meta.fields}))
             except services.JobError as exc:
                 raise ValidationError(str(exc)) from exc
         return data

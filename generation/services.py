@@ -35,6 +35,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .models import (
+    MAX_SAMPLES_PER_SCHEME,
     GenerationJob,
     JobStatus,
     PoolItem,
@@ -261,8 +262,9 @@ def check_runnable(job: GenerationJob) -> None:
     problem = scheme_problem(job.schemes)
     if problem:
         raise JobError(problem)
-    if not 1 <= job.samples_per_scheme <= GenerationJob._meta.get_field("samples_per_scheme").validators[1].limit_value:
-        raise JobError(f"{job.samples_per_scheme} samples per scheme is out of range.")
+    if not 1 <= job.samples_per_scheme <= MAX_SAMPLES_PER_SCHEME:
+        raise JobError(f"Ask for between 1 and {MAX_SAMPLES_PER_SCHEME:,} samples per scheme, "
+                       f"not {job.samples_per_scheme}.")
 
 
 def _load(job: GenerationJob, device: str):
@@ -509,7 +511,7 @@ def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
 # --- sample pools ------------------------------------------------------------------------------------
 
 
-def _regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterable[int]):
+def _regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterable[int], device: str):
     """{index: image} for the given samples: generation is deterministic per (seed, index), so a pooled image is
     made again rather than stored for all samples. Consecutive indices go in one call."""
     import creative_core as cc
@@ -522,7 +524,7 @@ def _regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterab
         if k == len(idx) or idx[k] != idx[k - 1] + 1:
             first = idx[run_start]
             out = cc.generate(model, profile, sch, idx[k - 1] - first + 1, seed=job.seed, batch_size=batch_size(),
-                              device=job.device or pick_device(), progress=False, start=first)
+                              device=device, progress=False, start=first)
             for j in range(len(out)):
                 images[first + j] = out.images[j]
             run_start = k
@@ -563,7 +565,8 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
     results = Results.load(job)
     rng = np.random.default_rng(seed)
     drawn = _draw(results, per_scheme, n, rng)
-    device = job.device or pick_device()
+    # This process's device, not the job's: a pool may be built on a machine without the worker's GPU.
+    device = pick_device()
     entries: list[dict] = []
     model = profile = None
     for scheme, indices in drawn.items():
@@ -573,7 +576,7 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
         if len(missing):
             if model is None:
                 model, profile = _load(job, device)
-            images = _regenerate(model, profile, job, scheme, missing)
+            images = _regenerate(model, profile, job, scheme, missing, device)
             for i, row in zip(missing.tolist(), results.rows(scheme, missing).tolist(), strict=True):
                 entries.append({"scheme": scheme, "index": i, "image": images[i], "units": results.units[row],
                                 "noise_seed": results.noise_seed[row], "z": results.z[row],
@@ -640,8 +643,9 @@ def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
         raise JobError(f"{job} has no scheme {scheme!r}.")
     check_runnable(job)
     count = max(1, min(count, job.samples_per_scheme))
-    model, profile = _load(job, job.device or pick_device())
-    images = _regenerate(model, profile, job, scheme, range(count))
+    device = pick_device()
+    model, profile = _load(job, device)
+    images = _regenerate(model, profile, job, scheme, range(count), device)
     import torch
 
     grid = cc.image_grid(torch.stack([images[i] for i in range(count)]), nrow=int(np.ceil(np.sqrt(count))))
