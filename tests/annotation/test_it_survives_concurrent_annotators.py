@@ -34,13 +34,17 @@ def test_it_survives_concurrent_annotators(tmp_path):
 
     def work(user) -> None:
         rng = random.Random(user.pk)
+        # Half of them label the way the labeling page does: the submit also hands out the next image.
+        combined = user.pk % 2 == 0
         try:
             start.wait()
+            labelled_once = False
             while True:
                 try:
-                    item = services.next_item(campaign, user)
+                    item = services.next_item(campaign, user, holds_nothing=combined and labelled_once)
                 except services.Busy:
                     continue
+                labelled_once = True
                 if item is None:
                     break
                 services.submit_label(campaign, user, item.public_id, rng.choice(["creative", "novel", "not_novel"]))
