@@ -75,6 +75,11 @@ def batch_size() -> int:
     return int(getattr(settings, "GENERATION_BATCH_SIZE", 1000))
 
 
+def pool_reserve() -> int:
+    """Samples per scheme whose images the results file keeps (8-bit), so that pools need no model."""
+    return int(getattr(settings, "GENERATION_POOL_RESERVE", 1000))
+
+
 # --- rows moved along by workers -------------------------------------------------------------------
 
 
@@ -308,6 +313,8 @@ class Results:
     dr_amortised: np.ndarray  # (N,) float32
     dr_optimised: np.ndarray  # (N,) float32, NaN when not computed
     converged: np.ndarray  # (N,) bool
+    # (schemes, R, C, H, W) uint8: the images of samples 0..R-1 of each scheme, as their PNGs will hold them.
+    reserve: np.ndarray | None = None
 
     def save(self, name: str) -> None:
         path = Path(settings.MEDIA_ROOT) / name
@@ -317,7 +324,8 @@ class Results:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, schemes=np.array(self.schemes), scheme=self.scheme, index=self.index, units=self.units,
                          noise_seed=self.noise_seed, z=self.z, dr_amortised=self.dr_amortised,
-                         dr_optimised=self.dr_optimised, converged=self.converged)
+                         dr_optimised=self.dr_optimised, converged=self.converged,
+                         **({"reserve": self.reserve} if self.reserve is not None else {}))
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -367,6 +375,8 @@ def run_job(job_id: int) -> None:
 
 
 def _run(job: GenerationJob) -> None:
+    import torch
+
     import creative_core as cc
 
     timings: dict[str, float] = {"load": 0.0, "generate": 0.0, "dr_amortised": 0.0, "dr_optimised": 0.0,
@@ -380,6 +390,8 @@ def _run(job: GenerationJob) -> None:
     infos: dict[str, dict] = {}
     total, done = len(names) * n, 0
     cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv")}
+    keep = min(n, pool_reserve())
+    reserve: list[list[np.ndarray]] = [[] for _ in names]
     # Batches outside, schemes inside: images written for a batch (write_all_images) mix every scheme.
     for start in range(0, n, bs):
         count = min(bs, n - start)
@@ -408,6 +420,9 @@ def _run(job: GenerationJob) -> None:
                                ("noise_seed", noise), ("z", z), ("dra", dra), ("dro", dro), ("conv", conv)):
                 cols[key].append(value)
             infos[name] = out.info or {}
+            if start < keep:
+                kept = out.images[: keep - start].clamp(0, 1).mul(255).round().to(dtype=torch.uint8)
+                reserve[s_i].append(kept.numpy())
             if job.write_all_images:
                 entries += [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
                              "noise_seed": noise[i], "z": z[i], "dra": dra[i], "dro": dro[i], "conv": conv[i]}
@@ -425,6 +440,7 @@ def _run(job: GenerationJob) -> None:
         units=_pad(cols["units"], width), noise_seed=np.concatenate(cols["noise_seed"]), z=np.concatenate(cols["z"]),
         dr_amortised=np.concatenate(cols["dra"]), dr_optimised=np.concatenate(cols["dro"]),
         converged=np.concatenate(cols["conv"]),
+        reserve=np.stack([np.concatenate(r) for r in reserve]) if keep else None,
     )
     summary = {name: _scheme_summary(results, s_i, job.optimise_dr, schemes[s_i].params, infos[name])
                for s_i, name in enumerate(names)}
@@ -540,6 +556,9 @@ def _draw(results: Results, per_scheme: int, n: int, rng: np.random.Generator) -
     need one pass each). The blocks of different schemes do not overlap when the job is large enough: schemes
     share z per index, and two images from the same z side by side would hint at their pairing."""
     names = results.schemes
+    kept = 0 if results.reserve is None else results.reserve.shape[1]
+    if per_scheme * len(names) <= kept:
+        n = kept  # within the samples whose images are kept: nothing to make again
     if per_scheme * len(names) <= n:
         offset = int(rng.integers(0, n - per_scheme * len(names) + 1))
         slots = rng.permutation(len(names)).tolist()
@@ -552,6 +571,8 @@ def _draw(results: Results, per_scheme: int, n: int, rng: np.random.Generator) -
 def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
                attention_checks: int = 0) -> SamplePool:
     """A pool of per_scheme samples of each scheme (plus attention checks: training images), shuffled together."""
+    import torch
+
     import creative_core as cc
 
     job.refresh_from_db()
@@ -573,15 +594,20 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
         have = {s.index for s in Sample.objects.filter(job=job, scheme=scheme, index__in=indices.tolist())
                 .exclude(image="")}
         missing = np.array([i for i in indices.tolist() if i not in have], dtype=np.int64)
-        if len(missing):
+        if not len(missing):
+            continue
+        s_i = results.schemes.index(scheme)
+        if results.reserve is not None and missing.max() < results.reserve.shape[1]:
+            images = {int(i): torch.from_numpy(results.reserve[s_i, i]).float().div(255) for i in missing}
+        else:
             if model is None:
                 model, profile = _load(job, device)
             images = _regenerate(model, profile, job, scheme, missing, device)
-            for i, row in zip(missing.tolist(), results.rows(scheme, missing).tolist(), strict=True):
-                entries.append({"scheme": scheme, "index": i, "image": images[i], "units": results.units[row],
-                                "noise_seed": results.noise_seed[row], "z": results.z[row],
-                                "dra": results.dr_amortised[row], "dro": results.dr_optimised[row],
-                                "conv": results.converged[row]})
+        for i, row in zip(missing.tolist(), results.rows(scheme, missing).tolist(), strict=True):
+            entries.append({"scheme": scheme, "index": i, "image": images[i], "units": results.units[row],
+                            "noise_seed": results.noise_seed[row], "z": results.z[row],
+                            "dra": results.dr_amortised[row], "dro": results.dr_optimised[row],
+                            "conv": results.converged[row]})
     _write_samples(job, entries)
     samples: list[Sample] = []
     for scheme, indices in drawn.items():
@@ -637,6 +663,8 @@ def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:
 
 def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
     """A PNG grid of the first `count` samples of one scheme (researchers only: it names the scheme)."""
+    import torch
+
     import creative_core as cc
 
     if scheme not in job.schemes:
@@ -646,8 +674,6 @@ def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
     device = pick_device()
     model, profile = _load(job, device)
     images = _regenerate(model, profile, job, scheme, range(count), device)
-    import torch
-
     grid = cc.image_grid(torch.stack([images[i] for i in range(count)]), nrow=int(np.ceil(np.sqrt(count))))
     buf = io.BytesIO()
     grid.save(buf, format="PNG")

@@ -237,6 +237,8 @@ LOGGING = {
 GENERATION_BATCH_SIZE = env.int("GENERATION_BATCH_SIZE", default=1000)
 # A running training or job whose worker wrote no heartbeat for this long is failed (it can be relaunched).
 GENERATION_STALE_AFTER = env.int("GENERATION_STALE_AFTER", default=300)
+# Samples per scheme whose 8-bit images a job keeps in its results file: pools drawn from them need no model.
+GENERATION_POOL_RESERVE = env.int("GENERATION_POOL_RESERVE", default=1000)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "generation-fail-stale-work": {

@@ -79,3 +79,33 @@ def test_it_refuses_a_pool_larger_than_the_job(finished_job):
     with pytest.raises(services.JobError, match="between 1 and 40"):
         services.build_pool(finished_job, per_scheme=41)
     assert finished_job.pools.count() == 0
+
+
+def test_it_builds_a_pool_without_the_model_from_kept_images(finished_job, ready_model):
+    from pathlib import Path
+
+    Path(ready_model.checkpoint.path).unlink()  # kept images suffice: nothing is made again
+    pool = services.build_pool(finished_job, per_scheme=4, seed=2)
+    assert pool.items.count() == 16
+
+
+@pytest.mark.parametrize("reserve", [0, 8])
+def test_it_makes_images_again_beyond_the_kept_ones(ready_model, settings, reserve):
+    """Kept and regenerated images are the same pictures: the PNG bytes agree."""
+    settings.GENERATION_POOL_RESERVE = reserve
+    job = make_job(ready_model, n=40, optimise_dr=False)
+    services.run_job(job.pk)
+    job.refresh_from_db()
+    pool = services.build_pool(job, per_scheme=5, seed=4)
+    settings.GENERATION_POOL_RESERVE = 40
+    again = make_job(ready_model, n=40, optimise_dr=False)
+    services.run_job(again.pk)
+    again.refresh_from_db()
+    kept = services.Results.load(again).reserve
+    for item in pool.items.select_related("sample"):
+        s_i = list(SCHEMES).index(item.sample.scheme)
+        from PIL import Image
+
+        with item.sample.image.open("rb") as fh:
+            pixels = np.asarray(Image.open(fh))
+        assert np.array_equal(pixels, kept[s_i, item.sample.index, 0])
