@@ -42,7 +42,7 @@ ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 def stale_after() -> timedelta:
     """A running row whose worker has not written a heartbeat for this long is taken as lost."""
-    return timedelta(seconds=getattr(settings, "GENERATION_STALE_AFTER", 300))
+    return timedelta(seconds=getattr(settings, "GENERATION_STALE_AFTER", 900))
 
 
 class WorkRow(models.Model):

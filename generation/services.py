@@ -407,6 +407,7 @@ def _run(job: GenerationJob) -> None:
             t2 = time.monotonic()
             timings["dr_amortised"] += t2 - t1
             if job.optimise_dr:
+                _beat(job)  # the optimised D_r is the longest step: a heartbeat before it too
                 opt = cc.dr_optimised(model, out.images, steps=job.optimise_steps, batch_size=bs, device=job.device,
                                       progress=False)
                 dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)

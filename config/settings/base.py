@@ -236,7 +236,8 @@ LOGGING = {
 # Samples per batch for generation and D_r on a worker (lower it when a GPU runs out of memory).
 GENERATION_BATCH_SIZE = env.int("GENERATION_BATCH_SIZE", default=1000)
 # A running training or job whose worker wrote no heartbeat for this long is failed (it can be relaunched).
-GENERATION_STALE_AFTER = env.int("GENERATION_STALE_AFTER", default=300)
+# Heartbeats come between batches, so this must exceed the longest batch (optimised D_r on a CPU is the slowest).
+GENERATION_STALE_AFTER = env.int("GENERATION_STALE_AFTER", default=900)
 # Samples per scheme whose 8-bit images a job keeps in its results file: pools drawn from them need no model.
 GENERATION_POOL_RESERVE = env.int("GENERATION_POOL_RESERVE", default=1000)
 CELERY_BEAT_SCHEDULE = {
