@@ -148,6 +148,27 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
         proc.wait(timeout=15)
 
 
+def server_cpu_seconds(proc: subprocess.Popen) -> float:
+    """CPU time (user + system) used so far by gunicorn's workers: the web tier's cost, whatever else the
+    machine is doing. Linux only (reads /proc); 0 elsewhere."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in [proc.pid, *child_pids(proc.pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 class Annotator:
     def __init__(self, base: str, campaign: int, token: str) -> None:
         import requests
@@ -197,7 +218,7 @@ def report(name: str, nexts: list[float], submits: list[float], pairs: list[floa
         print(f"  {what:12s} p50 {pct(values, 50):6.1f} ms   p95 {pct(values, 95):6.1f} ms   p99 {pct(values, 99):6.1f} ms")
 
 
-def closed_loop(base: str, campaign: int, tokens: list[str], seconds: float) -> None:
+def closed_loop(base: str, campaign: int, tokens: list[str], seconds: float) -> int:
     annotators = [Annotator(base, campaign, t) for t in tokens]
     nexts: list[float] = []
     submits: list[float] = []
@@ -218,9 +239,10 @@ def closed_loop(base: str, campaign: int, tokens: list[str], seconds: float) -> 
     elapsed = time.perf_counter() - start
     report(f"closed loop, {len(annotators)} annotators", nexts, submits, [a + b for a, b in zip(nexts, submits, strict=True)],
            len(submits), elapsed)
+    return len(submits)
 
 
-def open_loop(base: str, campaign: int, tokens: list[str], seconds: float, rate: float) -> None:
+def open_loop(base: str, campaign: int, tokens: list[str], seconds: float, rate: float) -> int:
     free: Queue[Annotator] = Queue()
     for t in tokens:
         free.put(Annotator(base, campaign, t))
@@ -253,6 +275,7 @@ def open_loop(base: str, campaign: int, tokens: list[str], seconds: float, rate:
             ex.submit(one, due)
     elapsed = time.perf_counter() - start
     report(f"open loop, offered {rate:g} labels/s", nexts, submits, pairs, len(pairs), elapsed)
+    return len(pairs)
 
 
 def main() -> None:
@@ -277,8 +300,13 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         mode = "submit with next=true (1 request per label)" if COMBINED else "next + submit (2 requests per label)"
         print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}")
-        closed_loop(base, campaigns[0], tokens, args.seconds)
-        open_loop(base, campaigns[1], tokens, args.seconds, args.rate)
+        for phase in (lambda: closed_loop(base, campaigns[0], tokens, args.seconds),
+                      lambda: open_loop(base, campaigns[1], tokens, args.seconds, args.rate)):
+            cpu = server_cpu_seconds(proc)
+            labels = phase()
+            used = server_cpu_seconds(proc) - cpu
+            if labels:
+                print(f"  gunicorn CPU: {1000 * used / labels:.1f} ms per label (PostgreSQL and this script not counted)")
     finally:
         if proc is not None:
             stop_gunicorn(proc)
