@@ -48,6 +48,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("The tests need PostgreSQL and Redis:\n  " + "\n  ".join(down), returncode=3)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, plus: end stray sessions before it is dropped.
+
+    A worker killed on purpose (or a thread a test left behind) can still hold a connection when the run ends;
+    PostgreSQL then refuses to drop the test database and it would be left on the server.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 class WorkerProcess:
     """A `celery worker` child process bound to this test run's database and Redis key prefix."""
 
