@@ -177,10 +177,11 @@ def _fleiss_from_sums(weights: np.ndarray, table: np.ndarray, raters: int) -> np
     """Fleiss' kappa of each weighted resample (weights: (B, images)), from sums over the images."""
     agreement = ((table * table).sum(axis=1) - raters) / (raters * (raters - 1))
     total = weights.sum(axis=1)
-    p_bar = weights @ agreement / total
-    p_cat = (weights @ table) / (raters * total)[:, None]
-    p_e = (p_cat**2).sum(axis=1)
+    # An empty resample (or full agreement) has no kappa: NaN, dropped by the caller.
     with np.errstate(divide="ignore", invalid="ignore"):
+        p_bar = weights @ agreement / total
+        p_cat = (weights @ table) / (raters * total)[:, None]
+        p_e = (p_cat**2).sum(axis=1)
         return (p_bar - p_e) / (1 - p_e)
 
 
