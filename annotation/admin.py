@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from config.admin import ResearchersOnlyAdmin
 from config.roles import ANNOTATORS
 
 from .models import Campaign, Label
@@ -12,7 +13,7 @@ from .services import ensure_slots
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ResearchersOnlyAdmin):
     list_display = ["name", "pool", "is_open", "annotators_per_image", "label_count", "created_at"]
     list_filter = ["is_open"]
     search_fields = ["name"]
@@ -46,7 +47,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(ResearchersOnlyAdmin):
     list_display = ["campaign", "item", "annotator", "value", "time_spent_ms", "created_at"]
     list_filter = ["campaign", "value"]
     raw_id_fields = ["item", "annotator"]

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from config.admin import ResearchersOnlyAdmin
 from config.roles import is_researcher
 
 from . import services
@@ -23,19 +24,7 @@ from .models import GenerationJob, PoolItem, Sample, SamplePool, TrainedModel
 WORKER_FIELDS = ["status", "progress", "error", "device", "task_id", "heartbeat_at", "started_at", "finished_at"]
 
 
-class ResearchersOnly(admin.ModelAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_researcher(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return is_researcher(request.user)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return is_researcher(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return is_researcher(request.user)
-
+class ResearchersOnly(ResearchersOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Only rows no worker holds: deleting a running job would leave its worker writing to nothing.
         return is_researcher(request.user) and (obj is None or not obj.is_active)
