@@ -5,6 +5,8 @@ An annotator never sees a scheme: they see PoolItems (opaque ids and images) onl
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 
@@ -62,8 +64,18 @@ class Label(models.Model):
         return f"{self.annotator_id}:{self.item_id}={self.value}"
 
 
+SHUFFLE_MODULUS = 2_147_483_647  # a prime: (shuffle * key) mod it permutes the shuffle values for any key
+
+
+def random_shuffle() -> int:
+    return secrets.randbelow(SHUFFLE_MODULUS)
+
+
 class CampaignItem(models.Model):
     """A pool item's place in a campaign: how many labels it has and how many annotators hold it now.
+
+    `shuffle` is a random number per row; each annotator sees images in the order of (shuffle * key) mod a prime,
+    with their own key, so everyone has their own random order and it costs one multiplication per row.
 
     Assignment locks these rows (SELECT ... FOR UPDATE SKIP LOCKED), and the counters live on the locked
     row itself, so PostgreSQL re-checks the "still has room" condition on the newest row version and
@@ -75,6 +87,7 @@ class CampaignItem(models.Model):
     capacity = models.PositiveSmallIntegerField()  # copied from campaign.annotators_per_image
     labels_count = models.PositiveSmallIntegerField(default=0)
     claims_count = models.PositiveSmallIntegerField(default=0)
+    shuffle = models.PositiveIntegerField(default=random_shuffle, editable=False)
 
     class Meta:
         constraints = [

@@ -15,18 +15,18 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import MD5, Concat
+from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from generation.models import PoolItem
 
-from .models import Campaign, CampaignItem, Claim, Label, LabelValue, Priming
+from .models import SHUFFLE_MODULUS, Campaign, CampaignItem, Claim, Label, LabelValue, Priming
 
 UNDO_SECONDS: int = getattr(settings, "ANNOTATION_UNDO_SECONDS", 30)
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
@@ -102,10 +102,11 @@ def ensure_slots(campaign: Campaign) -> int:
     return CampaignItem.objects.filter(campaign=campaign).count()
 
 
-def _salt(campaign: Campaign, annotator: AbstractBaseUser) -> str:
-    # Stable for one annotator and campaign (a reload keeps the order), unknowable to the annotator.
+def _order_key(campaign: Campaign, annotator: AbstractBaseUser) -> int:
+    """The annotator's multiplier for CampaignItem.shuffle: stable for one annotator and campaign (a reload keeps
+    the order), unknowable to the annotator, never 0 (which would put every image level)."""
     raw = f"{settings.SECRET_KEY}:{campaign.pk}:{annotator.pk}".encode()
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return 1 + int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") % (SHUFFLE_MODULUS - 1)
 
 
 _last_sweep: dict[int, float] = {}
@@ -143,8 +144,10 @@ def release_expired_claims(campaign: Campaign) -> int:
 def check_can_label(campaign: Campaign, annotator: AbstractBaseUser) -> None:
     if not campaign.is_open:
         raise CampaignClosed("This campaign is closed.")
-    if not Priming.objects.filter(campaign=campaign, annotator=annotator).exists():
-        raise PrimingRequired("Study the priming images first.")
+    with connection.cursor() as cursor:
+        cursor.execute(SQL["primed"], [campaign.pk, annotator.pk])
+        if cursor.fetchone() is None:
+            raise PrimingRequired("Study the priming images first.")
 
 
 def mark_primed(campaign: Campaign, annotator: AbstractBaseUser) -> None:
@@ -160,66 +163,127 @@ def current_claim(campaign: Campaign, annotator: AbstractBaseUser) -> Claim | No
     )
 
 
+# The hot path (next image, label) in hand-written SQL: it runs once or twice per label, and building the same
+# statements through the ORM cost more CPU than PostgreSQL spent answering them. Plain SQL that PostgreSQL and
+# SQLite both speak; row locks are added where the database has them (_lock).
+_T = {
+    "slot": CampaignItem._meta.db_table,
+    "claim": Claim._meta.db_table,
+    "label": Label._meta.db_table,
+    "item": PoolItem._meta.db_table,
+    "priming": Priming._meta.db_table,
+}
+_OPEN_TO_ME = """s.campaign_id = %(c)s AND s.labels_count < s.capacity - s.claims_count
+    AND NOT EXISTS (SELECT 1 FROM {label} l WHERE l.campaign_id = %(c)s AND l.annotator_id = %(a)s
+                    AND l.item_id = s.item_id)"""
+SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T) for name, sql in {
+    "primed": "SELECT 1 FROM {priming} WHERE campaign_id = %s AND annotator_id = %s",
+    # The annotator's claim, live or not: (slot, item, public id, still live?)
+    "own_claim": """SELECT c.slot_id, s.item_id, p.public_id, c.claimed_at >= %(cutoff)s
+        FROM {claim} c JOIN {slot} s ON s.id = c.slot_id JOIN {item} p ON p.id = s.item_id
+        WHERE c.campaign_id = %(c)s AND c.annotator_id = %(a)s""",
+    # Fullest images first; among equals the annotator's own order. The pool item is looked up only for the
+    # row that wins (TAKE), not for every candidate.
+    "pick": """SELECT s.id, s.item_id FROM {slot} s WHERE {open_to_me}
+        ORDER BY s.labels_count DESC, s.claims_count DESC, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s
+        LIMIT 1""",
+    "any_open": "SELECT 1 FROM {slot} s WHERE {open_to_me} LIMIT 1",
+    "claim": """INSERT INTO {claim} (campaign_id, slot_id, annotator_id, claimed_at) VALUES (%s, %s, %s, %s)
+        ON CONFLICT DO NOTHING RETURNING id""",
+    "take": """UPDATE {slot} SET claims_count = claims_count + 1 WHERE id = %s
+        RETURNING (SELECT p.public_id FROM {item} p WHERE p.id = {slot}.item_id)""",
+    # The claim on the image being labelled, with its slot: (claim, slot, item, claimed_at)
+    "held": """SELECT c.id, c.slot_id, s.item_id, c.claimed_at
+        FROM {claim} c JOIN {slot} s ON s.id = c.slot_id JOIN {item} p ON p.id = s.item_id
+        WHERE c.campaign_id = %s AND c.annotator_id = %s AND p.public_id = %s""",
+    "labelled": """SELECT 1 FROM {label} l JOIN {item} p ON p.id = l.item_id
+        WHERE l.campaign_id = %s AND l.annotator_id = %s AND p.public_id = %s""",
+    "unclaim": "DELETE FROM {claim} WHERE id = %s",
+    "label": """INSERT INTO {label} (campaign_id, item_id, annotator_id, value, time_spent_ms, created_at)
+        VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+    "labelled_slot": """UPDATE {slot} SET labels_count = labels_count + 1, claims_count = claims_count - 1
+        WHERE id = %s""",
+}.items()}
+
+
+def _lock(of: str, *, skip_locked: bool = False) -> str:
+    """FOR UPDATE [OF alias] [SKIP LOCKED] where the database has row locks (SQLite has none and needs none:
+    it runs one writing transaction at a time)."""
+    features = connection.features
+    if not features.has_select_for_update:
+        return ""
+    clause = " FOR UPDATE"
+    if features.has_select_for_update_of:
+        clause += f" OF {of}"
+    if skip_locked and features.has_select_for_update_skip_locked:
+        clause += " SKIP LOCKED"
+    return clause
+
+
+def _db_time(value: datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A timestamp read by plain SQL: aware already (PostgreSQL) or naive UTC, maybe as text (SQLite)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
+def _item(pk: int, public_id: str) -> PoolItem:
+    """The pool item with the two fields the hot path knows; any other field loads on first use."""
+    return PoolItem.from_db(connection.alias, ["id", "public_id"], [pk, public_id])
+
+
 def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing: bool = False) -> PoolItem | None:
     """The image this annotator should label now (their live claim, or a newly claimed one); None when done.
 
     holds_nothing: the caller knows the annotator has no claim (it just labelled it), which saves two queries.
     """
-    if holds_nothing:
-        own = None
-    else:
+    params = {"c": campaign.pk, "a": annotator.pk}
+    if not holds_nothing:
         check_can_label(campaign, annotator)
-        own = Claim.objects.select_related("slot__item").filter(campaign=campaign, annotator=annotator).first()
-    if own is not None:
-        if own.claimed_at >= timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds):
-            return own.slot.item
-        # This annotator's own expired claim that nobody released yet: drop it before taking a new one.
-        _drop_own_claim(campaign, annotator)
+        cutoff = timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds)
+        with connection.cursor() as cursor:
+            cursor.execute(SQL["own_claim"], {**params, "cutoff": _db_time(cutoff)})
+            own = cursor.fetchone()
+        if own is not None:
+            _, item_pk, public_id, live = own
+            if live:
+                return _item(item_pk, public_id)
+            # This annotator's own expired claim that nobody released yet: drop it before taking a new one.
+            _drop_own_claim(campaign, annotator)
     release_expired_claims_now_and_then(campaign)
 
-    labelled = Label.objects.filter(campaign=campaign, annotator=annotator).values("item_id")
-    candidates = (
-        CampaignItem.objects.select_related("item").filter(campaign=campaign, labels_count__lt=F("capacity") - F("claims_count"))
-        .exclude(item_id__in=labelled)
-        .annotate(shuffle=MD5(Concat(Value(_salt(campaign, annotator)), F("item__public_id"))))
-        .order_by("-labels_count", "-claims_count", "shuffle")
-    )
+    params.update(k=_order_key(campaign, annotator), m=SHUFFLE_MODULUS)
+    pick = SQL["pick"] + _lock("s", skip_locked=True)
     for attempt in range(ASSIGN_ATTEMPTS):
-        with transaction.atomic():
-            slot = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-            if slot is None:
-                # Everything left is either full, labelled by me, or locked by someone this instant.
-                if not candidates.exists():
-                    # Before saying "done": the campaign may be new (no slots yet), or abandoned claims may hold
-                    # the last free slots.
-                    if attempt == 0 and (_missing_slots(campaign) or release_expired_claims(campaign)):
-                        continue
-                    return None
-                time.sleep(0.005 * (attempt + 1))
-                continue
-            if not _insert_claim(campaign, slot, annotator):
-                # A parallel request of the same annotator claimed first: use theirs.
-                break
-            CampaignItem.objects.filter(pk=slot.pk).update(claims_count=F("claims_count") + 1)
-            return slot.item
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(pick, params)
+            row = cursor.fetchone()
+            if row is not None:
+                slot_pk, item_pk = row
+                cursor.execute(SQL["claim"], [campaign.pk, slot_pk, annotator.pk, _db_time(timezone.now())])
+                if cursor.fetchone() is None:
+                    break  # a parallel request of the same annotator claimed first: use theirs
+                cursor.execute(SQL["take"], [slot_pk])
+                return _item(item_pk, cursor.fetchone()[0])
+            # Everything left is either full, labelled by me, or locked by someone this instant.
+            cursor.execute(SQL["any_open"], params)
+            someone_holds_a_lock = cursor.fetchone() is not None
+        if someone_holds_a_lock:
+            time.sleep(0.005 * (attempt + 1))
+            continue
+        # Before saying "done": the campaign may be new (no slots yet), or abandoned claims may hold the last
+        # free slots.
+        if attempt == 0 and (_missing_slots(campaign) or release_expired_claims(campaign)):
+            continue
+        return None
     claim = current_claim(campaign, annotator)
     if claim is None:
         raise Busy("Every open image is being handed out right now; try again in a moment.")
     return claim.slot.item
-
-
-def _insert_claim(campaign: Campaign, slot: CampaignItem, annotator: AbstractBaseUser) -> bool:
-    """Insert the claim unless this annotator already holds one; True when inserted.
-
-    ON CONFLICT instead of catching IntegrityError in a savepoint: this runs once per label, and the savepoint
-    would cost two more round trips (PostgreSQL and SQLite >= 3.35 both speak it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Claim._meta.db_table} (campaign_id, slot_id, annotator_id, claimed_at) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            [campaign.pk, slot.pk, annotator.pk, timezone.now()],
-        )
-        return cursor.fetchone() is not None
 
 
 def _missing_slots(campaign: Campaign) -> bool:
@@ -260,29 +324,31 @@ def submit_label(
     spent = parse_time_spent(time_spent_ms)
     if not campaign.is_open:
         raise CampaignClosed("This campaign is closed.")
-    with transaction.atomic():
-        claim = (
-            Claim.objects.select_related("slot__item")
-            .filter(campaign=campaign, annotator=annotator, slot__item__public_id=item_public_id)
-            .first()
-        )
-        if claim is None:
-            if Label.objects.filter(campaign=campaign, annotator=annotator, item__public_id=item_public_id).exists():
+    ids = [campaign.pk, annotator.pk, item_public_id]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Lock the slot first (the order used everywhere), then make sure the claim survived: a release may
+        # have deleted it before the lock was ours.
+        cursor.execute(SQL["held"] + _lock("s"), ids)
+        held = cursor.fetchone()
+        if held is None:
+            cursor.execute(SQL["labelled"], ids)
+            if cursor.fetchone() is not None:
                 raise AlreadyLabelled("You have already labelled this image.")
             raise NotAssigned("This image is not assigned to you; ask for the next image.")
-        # Lock the slot, then make sure the claim survived (a release may have run before the lock).
-        CampaignItem.objects.select_for_update().filter(pk=claim.slot_id).first()
-        if not Claim.objects.filter(pk=claim.pk).delete()[0]:
+        claim_pk, slot_pk, item_pk, claimed_at = held
+        cursor.execute(SQL["unclaim"], [claim_pk])
+        if cursor.rowcount != 1:
             raise NotAssigned("Your time on this image ran out; ask for the next image.")
+        now = timezone.now()
         if spent is None:
-            spent = int((timezone.now() - claim.claimed_at).total_seconds() * 1000)
-        label = Label.objects.create(
-            campaign=campaign, item=claim.slot.item, annotator=annotator, value=value, time_spent_ms=spent
-        )
-        CampaignItem.objects.filter(pk=claim.slot_id).update(
-            labels_count=F("labels_count") + 1, claims_count=F("claims_count") - 1
-        )
-    return label
+            spent = min(int((now - _aware(claimed_at)).total_seconds() * 1000), MAX_TIME_SPENT_MS)
+        cursor.execute(SQL["label"], [campaign.pk, item_pk, annotator.pk, value, spent, _db_time(now)])
+        label_pk = cursor.fetchone()[0]
+        cursor.execute(SQL["labelled_slot"], [slot_pk])
+    return Label(
+        pk=label_pk, campaign=campaign, item=_item(item_pk, item_public_id), annotator=annotator, value=value,
+        time_spent_ms=spent, created_at=now,
+    )
 
 
 def undo_last(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem:
