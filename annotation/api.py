@@ -34,19 +34,20 @@ def error(exc: services.AnnotationError) -> Response:
     return Response({"error": exc.code, "detail": exc.message}, status=exc.status)
 
 
-class LabelSerializer(serializers.ModelSerializer):
-    item = serializers.CharField(source="item.public_id")
+class LabelSerializer(serializers.Serializer):
+    """Read-only. Fields declared by hand rather than a ModelSerializer: it answers every label, and the
+    ModelSerializer's per-instance model introspection cost more than the rest of the answer."""
 
-    class Meta:
-        model = Label
-        fields = ["id", "campaign", "item", "value", "time_spent_ms", "created_at"]
+    id = serializers.IntegerField()
+    campaign = serializers.IntegerField(source="campaign_id")
+    item = serializers.CharField(source="item.public_id")
+    value = serializers.CharField()
+    time_spent_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
 
 
 class ResearcherLabelSerializer(LabelSerializer):
     annotator = serializers.CharField(source="annotator.get_username")
-
-    class Meta(LabelSerializer.Meta):
-        fields = [*LabelSerializer.Meta.fields, "annotator"]
 
 
 class CampaignList(APIView):

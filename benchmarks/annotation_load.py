@@ -17,7 +17,9 @@ Targets (2-core machine, load script on the same machine): >= 100 labels/s close
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
+import json
 import os
 import random
 import shutil
@@ -162,6 +164,33 @@ def server_cpu_seconds(proc: subprocess.Popen) -> float:
     return total
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by the processes named postgres that are alive now (the server and its backends;
+    the benchmark's connections stay open, so a phase's backends live through it). Linux only; 0 elsewhere."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text.split("(", 1)[1].rsplit(")", 1)
+        if name == "postgres":
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU time (all cores, everything but idle and iowait) the whole machine has spent: gunicorn, PostgreSQL,
+    this script and anything else running. Linux only; 0 elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -170,17 +199,27 @@ def child_pids(pid: int) -> list[int]:
 
 
 class Annotator:
-    def __init__(self, base: str, campaign: int, token: str) -> None:
-        import requests
+    """One annotator's client. Plain http.client (one short connection per request, as gunicorn's sync workers
+    close them): the load script shares the machine's two cores with the server, so it should cost little."""
 
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Token {token}"
-        self.next_url = f"{base}/api/campaigns/{campaign}/next/"
-        self.submit_url = f"{base}/api/campaigns/{campaign}/labels/"
+    def __init__(self, port: int, campaign: int, token: str) -> None:
+        self.port = port
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.next_path = f"/api/campaigns/{campaign}/next/"
+        self.submit_path = f"/api/campaigns/{campaign}/labels/"
         self.rng = random.Random(token)
         self.finished = False
         self.held: str | None = None
         self.combined = COMBINED
+
+    def post(self, path: str, body: dict | None = None) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", path, body=json.dumps(body or {}), headers=self.headers)
+            response = conn.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            conn.close()
 
     def label_one(self) -> tuple[float, float] | None:
         """(next seconds, submit seconds), or None when the pool has nothing left for this annotator.
@@ -190,20 +229,19 @@ class Annotator:
         """
         t0 = time.perf_counter()
         if self.held is None:
-            r = self.session.post(self.next_url)
-            r.raise_for_status()
-            body = r.json()
+            status, body = self.post(self.next_path)
+            if status != 200:
+                raise RuntimeError(f"next answered {status}: {body}")
             if body["done"]:
                 self.finished = True
                 return None
             self.held = body["item"]["id"]
         t1 = time.perf_counter()
-        r = self.session.post(self.submit_url, json={"item": self.held, "value": self.rng.choice(LABELS),
-                                                     "time_spent_ms": 900, "next": self.combined})
+        status, body = self.post(self.submit_path, {"item": self.held, "value": self.rng.choice(LABELS),
+                                                    "time_spent_ms": 900, "next": self.combined})
         t2 = time.perf_counter()
-        if r.status_code != 201:
-            raise RuntimeError(f"submit answered {r.status_code}: {r.text}")
-        body = r.json()
+        if status != 201:
+            raise RuntimeError(f"submit answered {status}: {body}")
         self.held = body["item"]["id"] if self.combined and body.get("item") else None
         return t1 - t0, t2 - t1
 
@@ -218,8 +256,8 @@ def report(name: str, nexts: list[float], submits: list[float], pairs: list[floa
         print(f"  {what:12s} p50 {pct(values, 50):6.1f} ms   p95 {pct(values, 95):6.1f} ms   p99 {pct(values, 99):6.1f} ms")
 
 
-def closed_loop(base: str, campaign: int, tokens: list[str], seconds: float) -> int:
-    annotators = [Annotator(base, campaign, t) for t in tokens]
+def closed_loop(port: int, campaign: int, tokens: list[str], seconds: float) -> int:
+    annotators = [Annotator(port, campaign, t) for t in tokens]
     nexts: list[float] = []
     submits: list[float] = []
     lock = threading.Lock()
@@ -242,10 +280,10 @@ def closed_loop(base: str, campaign: int, tokens: list[str], seconds: float) -> 
     return len(submits)
 
 
-def open_loop(base: str, campaign: int, tokens: list[str], seconds: float, rate: float) -> int:
+def open_loop(port: int, campaign: int, tokens: list[str], seconds: float, rate: float) -> int:
     free: Queue[Annotator] = Queue()
     for t in tokens:
-        free.put(Annotator(base, campaign, t))
+        free.put(Annotator(port, campaign, t))
     nexts: list[float] = []
     submits: list[float] = []
     pairs: list[float] = []
@@ -297,16 +335,16 @@ def main() -> None:
         campaigns, tokens = build(args.items, args.annotators)
         port = free_port()
         proc = start_gunicorn(port, args.workers)
-        base = f"http://127.0.0.1:{port}"
         mode = "submit with next=true (1 request per label)" if COMBINED else "next + submit (2 requests per label)"
         print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}")
-        for phase in (lambda: closed_loop(base, campaigns[0], tokens, args.seconds),
-                      lambda: open_loop(base, campaigns[1], tokens, args.seconds, args.rate)):
-            cpu = server_cpu_seconds(proc)
+        for phase in (lambda: closed_loop(port, campaigns[0], tokens, args.seconds),
+                      lambda: open_loop(port, campaigns[1], tokens, args.seconds, args.rate)):
+            before = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()
             labels = phase()
-            used = server_cpu_seconds(proc) - cpu
+            after = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()
             if labels:
-                print(f"  gunicorn CPU: {1000 * used / labels:.1f} ms per label (PostgreSQL and this script not counted)")
+                web, db, machine = (1000 * (b - a) / labels for a, b in zip(before, after, strict=True))
+                print(f"  CPU per label: gunicorn {web:.1f} ms, PostgreSQL {db:.1f} ms, whole machine {machine:.1f} ms")
     finally:
         if proc is not None:
             stop_gunicorn(proc)
