@@ -141,15 +141,6 @@ def release_expired_claims(campaign: Campaign) -> int:
     return released
 
 
-def check_can_label(campaign: Campaign, annotator: AbstractBaseUser) -> None:
-    if not campaign.is_open:
-        raise CampaignClosed("This campaign is closed.")
-    with connection.cursor() as cursor:
-        cursor.execute(SQL["primed"], [campaign.pk, annotator.pk])
-        if cursor.fetchone() is None:
-            raise PrimingRequired("Study the priming images first.")
-
-
 def mark_primed(campaign: Campaign, annotator: AbstractBaseUser) -> None:
     Priming.objects.get_or_create(campaign=campaign, annotator=annotator)
 
@@ -178,11 +169,11 @@ _T = {
 _OPEN_TO_ME = """s.campaign_id = %(c)s AND s.labels_count < s.capacity - s.claims_count
     AND s.item_id NOT IN (SELECT l.item_id FROM {label} l WHERE l.campaign_id = %(c)s AND l.annotator_id = %(a)s)"""
 SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T) for name, sql in {
-    "primed": "SELECT 1 FROM {priming} WHERE campaign_id = %s AND annotator_id = %s",
-    # The annotator's claim, live or not: (slot, item, public id, still live?)
-    "own_claim": """SELECT c.slot_id, s.item_id, p.public_id, c.claimed_at >= %(cutoff)s
-        FROM {claim} c JOIN {slot} s ON s.id = c.slot_id JOIN {item} p ON p.id = s.item_id
-        WHERE c.campaign_id = %(c)s AND c.annotator_id = %(a)s""",
+    # Primed?, and the annotator's claim, live or not: (primed, item, public id, still live?); one row always.
+    "start": """SELECT m.primed, s.item_id, p.public_id, c.claimed_at >= %(cutoff)s
+        FROM (SELECT COUNT(*) AS primed FROM {priming} WHERE campaign_id = %(c)s AND annotator_id = %(a)s) m
+        LEFT JOIN {claim} c ON c.campaign_id = %(c)s AND c.annotator_id = %(a)s
+        LEFT JOIN {slot} s ON s.id = c.slot_id LEFT JOIN {item} p ON p.id = s.item_id""",
     # Fullest images first; among equals the annotator's own order. The pool item is looked up only for the
     # row that wins (TAKE), not for every candidate.
     "pick": """SELECT s.id, s.item_id FROM {slot} s WHERE {open_to_me}
@@ -240,17 +231,19 @@ def _item(pk: int, public_id: str) -> PoolItem:
 def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing: bool = False) -> PoolItem | None:
     """The image this annotator should label now (their live claim, or a newly claimed one); None when done.
 
-    holds_nothing: the caller knows the annotator has no claim (it just labelled it), which saves two queries.
+    holds_nothing: the caller knows the annotator is primed and holds no claim (it just labelled), which saves a query.
     """
     params = {"c": campaign.pk, "a": annotator.pk}
     if not holds_nothing:
-        check_can_label(campaign, annotator)
+        if not campaign.is_open:
+            raise CampaignClosed("This campaign is closed.")
         cutoff = timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds)
         with connection.cursor() as cursor:
-            cursor.execute(SQL["own_claim"], {**params, "cutoff": _db_time(cutoff)})
-            own = cursor.fetchone()
-        if own is not None:
-            _, item_pk, public_id, live = own
+            cursor.execute(SQL["start"], {**params, "cutoff": _db_time(cutoff)})
+            primed, item_pk, public_id, live = cursor.fetchone()
+        if not primed:
+            raise PrimingRequired("Study the priming images first.")
+        if item_pk is not None:
             if live:
                 return _item(item_pk, public_id)
             # This annotator's own expired claim that nobody released yet: drop it before taking a new one.
