@@ -5,8 +5,8 @@ Rules (the issue's, in the order they are applied when picking the next image):
 - an image never gets more than `annotators_per_image` labels: labels + live claims <= capacity, counted on
   the CampaignItem row, which is locked while it changes;
 - images nearest to completion come first, so the pool completes instead of spreading thin;
-- among equally full images each annotator has their own random order (a hash of a per-annotator salt and the
-  item's opaque id), which interleaves the schemes since the hash knows nothing about them;
+- among equally full images each annotator has their own random order: (a random number stored per image) times
+  (a secret per-annotator key) modulo a prime, which interleaves the schemes since neither number knows them;
 - a claim older than the campaign's timeout is released, so an abandoned browser tab does not hold a slot.
 """
 

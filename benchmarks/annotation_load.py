@@ -5,12 +5,14 @@ Two phases, each on a fresh campaign:
   --seconds; prints labels/s;
 - open loop: labels are offered at a fixed rate (--rate, default 50/s) by whichever annotator is free; latency
   is counted from the moment a label was due, so a slow server cannot hide its queue (no coordinated omission).
-For both it prints p50/p95/p99 of next-image, submit, and the pair.
+For both it prints p50/p95/p99 of next-image, submit, and the pair, and the CPU time per label spent by gunicorn,
+by PostgreSQL and by the whole machine (these depend less on what else the machine is doing than the latencies).
 
 It creates a throw-away database (dropped at the end), writes small PNGs under a temporary media folder,
 starts gunicorn on a free loopback port and stops it when done.
 
-Usage: python benchmarks/annotation_load.py [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
+Usage: python benchmarks/annotation_load.py [--combined] [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
+       [--items 600]
 Targets (2-core machine, load script on the same machine): >= 100 labels/s closed loop; p95 <= 50 ms at 50/s.
 """
 
