@@ -168,17 +168,23 @@ _T = {
 # statistics say, where NOT EXISTS on a freshly filled table can turn into a loop over labels for every image.
 _OPEN_TO_ME = """s.campaign_id = %(c)s AND s.labels_count < s.capacity - s.claims_count
     AND s.item_id NOT IN (SELECT l.item_id FROM {label} l WHERE l.campaign_id = %(c)s AND l.annotator_id = %(a)s)"""
-SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T) for name, sql in {
+_ORDER = "s.labels_count DESC, s.claims_count DESC, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s"
+PICK_CANDIDATES = 32  # how many unlocked candidates one attempt considers; more than the annotators at once
+SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T, order=_ORDER)
+       for name, sql in {
     # Primed?, and the annotator's claim, live or not: (primed, item, public id, still live?); one row always.
     "start": """SELECT m.primed, s.item_id, p.public_id, c.claimed_at >= %(cutoff)s
         FROM (SELECT COUNT(*) AS primed FROM {priming} WHERE campaign_id = %(c)s AND annotator_id = %(a)s) m
         LEFT JOIN {claim} c ON c.campaign_id = %(c)s AND c.annotator_id = %(a)s
         LEFT JOIN {slot} s ON s.id = c.slot_id LEFT JOIN {item} p ON p.id = s.item_id""",
-    # Fullest images first; among equals the annotator's own order. The pool item is looked up only for the
-    # row that wins (TAKE), not for every candidate.
-    "pick": """SELECT s.id, s.item_id FROM {slot} s WHERE {open_to_me}
-        ORDER BY s.labels_count DESC, s.claims_count DESC, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s
-        LIMIT 1""",
+    # Fullest images first; among equals the annotator's own order. In two steps: the best few candidates
+    # without locks (a top-N sort, cheap on a large pool), then the first of them nobody has locked, re-checked
+    # for room on its newest version (a row lock above a sort would make PostgreSQL sort the whole pool). The
+    # pool item is looked up only for the row that wins ("take").
+    "pick": """SELECT s.id, s.item_id FROM {slot} s
+        WHERE s.id IN (SELECT s.id FROM {slot} s WHERE {open_to_me} ORDER BY {order} LIMIT %(few)s)
+        AND s.labels_count < s.capacity - s.claims_count
+        ORDER BY {order} LIMIT 1""",
     "any_open": "SELECT 1 FROM {slot} s WHERE {open_to_me} LIMIT 1",
     "claim": """INSERT INTO {claim} (campaign_id, slot_id, annotator_id, claimed_at) VALUES (%s, %s, %s, %s)
         ON CONFLICT DO NOTHING RETURNING id""",
@@ -250,7 +256,7 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing:
             _drop_own_claim(campaign, annotator)
     release_expired_claims_now_and_then(campaign)
 
-    params.update(k=_order_key(campaign, annotator), m=SHUFFLE_MODULUS)
+    params.update(k=_order_key(campaign, annotator), m=SHUFFLE_MODULUS, few=PICK_CANDIDATES)
     pick = SQL["pick"] + _lock("s", skip_locked=True)
     for attempt in range(ASSIGN_ATTEMPTS):
         with transaction.atomic(), connection.cursor() as cursor:

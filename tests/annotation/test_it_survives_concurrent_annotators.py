@@ -18,8 +18,12 @@ N_ANNOTATORS = 32
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_survives_concurrent_annotators(tmp_path):
+@pytest.mark.parametrize("candidates", [services.PICK_CANDIDATES, 2], ids=["default", "two-candidates"])
+def test_it_survives_concurrent_annotators(tmp_path, monkeypatch, candidates):
+    """With two candidates per attempt nearly every attempt finds its candidates locked by others: the retries."""
     from annotation.models import Campaign
+
+    monkeypatch.setattr(services, "PICK_CANDIDATES", candidates)
 
     pool = make_pool(make_training_folder(tmp_path, n=4), per_scheme=8, attention_checks=2)
     campaign = Campaign.objects.create(name="race", pool=pool)
