@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, Group, User
+from django.db import connection
+from django.db.models.fields.files import FieldFile
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from config.roles import ANNOTATORS, is_researcher
+from generation.models import PoolItem, Sample
 
 from .models import Campaign
 
 _FIELDS = Campaign._meta.concrete_fields
+_MEMBER = Campaign.annotators.through._meta.db_table
+_IN_GROUP = (
+    f"EXISTS (SELECT 1 FROM {User.groups.through._meta.db_table} ug JOIN {Group._meta.db_table} g ON g.id = ug.group_id "
+    f"WHERE ug.user_id = %(u)s AND g.name = %(g)s)"
+)
 # One statement for all three conditions (the campaign exists, names the user, and the user is in the annotators
 # group), in plain SQL: it runs on every API call, and compiling it through the ORM cost more than running it.
 _CAMPAIGN_FOR_ANNOTATOR = (
     f"SELECT {', '.join('c.' + f.column for f in _FIELDS)} FROM {Campaign._meta.db_table} c "
     f"WHERE c.id = %(c)s "
-    f"AND EXISTS (SELECT 1 FROM {Campaign.annotators.through._meta.db_table} m WHERE m.campaign_id = c.id AND m.user_id = %(u)s) "
-    f"AND EXISTS (SELECT 1 FROM {User.groups.through._meta.db_table} ug JOIN {Group._meta.db_table} g ON g.id = ug.group_id "
-    f"WHERE ug.user_id = %(u)s AND g.name = %(g)s)"
+    f"AND EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.campaign_id = c.id AND m.user_id = %(u)s) AND {_IN_GROUP}"
+)
+# An image's file, if an open campaign of this annotator shows it: loaded with every image of the labeling page.
+_ITEM_IMAGE_FOR_ANNOTATOR = (
+    f"SELECT s.image, p.attention_image FROM {PoolItem._meta.db_table} p "
+    f"LEFT JOIN {Sample._meta.db_table} s ON s.id = p.sample_id WHERE p.public_id = %(i)s "
+    f"AND EXISTS (SELECT 1 FROM {Campaign._meta.db_table} c JOIN {_MEMBER} m ON m.campaign_id = c.id "
+    f"WHERE c.pool_id = p.pool_id AND c.is_open AND m.user_id = %(u)s) AND {_IN_GROUP}"
 )
 
 
@@ -37,3 +50,24 @@ def campaign_for_viewer(user: AbstractBaseUser, pk: int) -> Campaign:
     if is_researcher(user):
         return get_object_or_404(Campaign.objects.select_related("pool"), pk=pk)
     return campaign_for_annotator(user, pk)
+
+
+def item_image(user: AbstractBaseUser, public_id: str) -> FieldFile | None:
+    """The image file of a pool item, for researchers (any item) and for annotators of an open campaign that
+    shows it; None for anyone else, for an unknown item and for an item without a file."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_ITEM_IMAGE_FOR_ANNOTATOR, {"i": public_id, "u": user.pk, "g": ANNOTATORS})
+        row = cursor.fetchone()
+    if row is not None:
+        sample_image, attention_image = row
+        if attention_image:
+            return FieldFile(None, PoolItem._meta.get_field("attention_image"), attention_image)
+        return FieldFile(None, Sample._meta.get_field("image"), sample_image) if sample_image else None
+    if not is_researcher(user):
+        return None
+    item = PoolItem.objects.select_related("sample").filter(public_id=public_id).first()
+    if item is None or not item.image_file:
+        return None
+    return item.image_file

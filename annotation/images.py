@@ -9,8 +9,9 @@ import struct
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models.fields.files import FieldFile
 
-from generation.models import Dataset, PoolItem
+from generation.models import Dataset
 
 from .models import Campaign
 
@@ -43,11 +44,9 @@ def strip_png(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def item_png(item: PoolItem) -> bytes:
-    field = item.image_file
-    if not field:
-        raise BadImage("the item has no image file")
-    with field.open("rb") as fh:
+def stored_png(field: FieldFile) -> bytes:
+    """A pool item's image file, stripped."""
+    with field.storage.open(field.name, "rb") as fh:
         return strip_png(fh.read())
 
 

@@ -401,14 +401,3 @@ def progress(campaign: Campaign, annotator: AbstractBaseUser) -> Progress:
 
 def campaigns_for(annotator: AbstractBaseUser):
     return Campaign.objects.filter(is_open=True, annotators=annotator)
-
-
-def can_view_item(user: AbstractBaseUser, item: PoolItem) -> bool:
-    """Researchers see every image; an annotator only images of open campaigns they take part in."""
-    from config.roles import is_annotator, is_researcher
-
-    if is_researcher(user):
-        return True
-    if not is_annotator(user):
-        return False
-    return Campaign.objects.filter(is_open=True, annotators=user, pool_id=item.pool_id).exists()

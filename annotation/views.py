@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from config.roles import is_annotator, is_researcher
-from generation.models import PoolItem
 
-from . import services
+from . import access, services
 from .access import campaign_for_annotator, campaign_for_viewer
-from .images import BadImage, item_png, priming_png
+from .images import BadImage, priming_png, stored_png
 from .models import LabelValue, Priming
 
 KEYS = [(str(i + 1), value, text) for i, (value, text) in enumerate(LabelValue.choices)]
@@ -97,10 +96,10 @@ def priming_image(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def item_image(request: HttpRequest, public_id: str) -> HttpResponse:
-    item = get_object_or_404(PoolItem.objects.select_related("sample"), public_id=public_id)
-    if not services.can_view_item(request.user, item):
+    field = access.item_image(request.user, public_id)
+    if field is None:
         raise Http404
     try:
-        return png_response(item_png(item))
+        return png_response(stored_png(field))
     except (BadImage, OSError):
         raise Http404 from None

@@ -11,7 +11,7 @@ by PostgreSQL and by the whole machine (these depend less on what else the machi
 It creates a throw-away database (dropped at the end), writes small PNGs under a temporary media folder,
 starts gunicorn on a free loopback port and stops it when done.
 
-Usage: python benchmarks/annotation_load.py [--combined] [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
+Usage: python benchmarks/annotation_load.py [--combined] [--images] [--auth token|session] [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
        [--items 600]
 Targets (2-core machine, load script on the same machine): >= 100 labels/s closed loop; p95 <= 50 ms at 50/s.
 """
@@ -57,6 +57,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
 
 LABELS = ("creative", "novel", "not_novel", "inconclusive")
 COMBINED = False  # set by --combined
+IMAGES = False  # set by --images
 
 
 def admin_sql(sql: str) -> None:
@@ -79,8 +80,10 @@ def png(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def build(n_items: int, n_annotators: int) -> tuple[list[int], list[str]]:
-    """Two campaigns (one per phase) on pools of n_items, and n_annotators primed annotators with API tokens."""
+def build(n_items: int, n_annotators: int, auth: str) -> tuple[list[int], list[dict[str, str]]]:
+    """Two campaigns (one per phase) on pools of n_items, and n_annotators primed annotators; for each the HTTP
+    headers that authenticate them: an API token, or (auth="session") a logged-in session and its CSRF token,
+    as the labeling page sends them."""
     import django
 
     django.setup()
@@ -95,7 +98,21 @@ def build(n_items: int, n_annotators: int) -> tuple[list[int], list[str]]:
 
     call_command("migrate", verbosity=0)
     users = [make_annotator(f"bench{i:02d}") for i in range(n_annotators)]
-    tokens = [Token.objects.create(user=u).key for u in users]
+    if auth == "token":
+        credentials = [{"Authorization": f"Token {Token.objects.create(user=u).key}"} for u in users]
+    else:
+        from django.conf import settings
+        from django.test import Client
+        from django.utils.crypto import get_random_string
+
+        credentials = []
+        for user in users:
+            client = Client()
+            client.force_login(user)
+            session = client.cookies[settings.SESSION_COOKIE_NAME].value
+            csrf = get_random_string(32)
+            credentials.append({"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}",
+                                "X-CSRFToken": csrf})
     model = TrainedModel.objects.create(name="bench", status="succeeded")
     campaigns = []
     for phase in ("closed", "open"):
@@ -115,7 +132,7 @@ def build(n_items: int, n_annotators: int) -> tuple[list[int], list[str]]:
     from django.db import connections
 
     connections.close_all()
-    return campaigns, tokens
+    return campaigns, credentials
 
 
 def free_port() -> int:
@@ -204,12 +221,12 @@ class Annotator:
     """One annotator's client. Plain http.client (one short connection per request, as gunicorn's sync workers
     close them): the load script shares the machine's two cores with the server, so it should cost little."""
 
-    def __init__(self, port: int, campaign: int, token: str) -> None:
+    def __init__(self, port: int, campaign: int, credentials: dict[str, str]) -> None:
         self.port = port
-        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.headers = {**credentials, "Content-Type": "application/json"}
         self.next_path = f"/api/campaigns/{campaign}/next/"
         self.submit_path = f"/api/campaigns/{campaign}/labels/"
-        self.rng = random.Random(token)
+        self.rng = random.Random(str(credentials))
         self.finished = False
         self.held: str | None = None
         self.combined = COMBINED
@@ -219,9 +236,24 @@ class Annotator:
         try:
             conn.request("POST", path, body=json.dumps(body or {}), headers=self.headers)
             response = conn.getresponse()
-            return response.status, json.loads(response.read())
+            answer = json.loads(response.read())
         finally:
             conn.close()
+        if IMAGES and isinstance(answer.get("item"), dict):
+            self.fetch_image(answer["item"]["image"])
+        return response.status, answer
+
+    def fetch_image(self, path: str) -> None:
+        """What the labeling page does next: load the image it was handed (counted in that request's time)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("GET", path, headers=self.headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        if response.status != 200 or not data.startswith(b"\x89PNG"):
+            raise RuntimeError(f"image {path} answered {response.status}")
 
     def label_one(self) -> tuple[float, float] | None:
         """(next seconds, submit seconds), or None when the pool has nothing left for this annotator.
@@ -258,8 +290,8 @@ def report(name: str, nexts: list[float], submits: list[float], pairs: list[floa
         print(f"  {what:12s} p50 {pct(values, 50):6.1f} ms   p95 {pct(values, 95):6.1f} ms   p99 {pct(values, 99):6.1f} ms")
 
 
-def closed_loop(port: int, campaign: int, tokens: list[str], seconds: float) -> int:
-    annotators = [Annotator(port, campaign, t) for t in tokens]
+def closed_loop(port: int, campaign: int, credentials: list[dict[str, str]], seconds: float) -> int:
+    annotators = [Annotator(port, campaign, c) for c in credentials]
     nexts: list[float] = []
     submits: list[float] = []
     lock = threading.Lock()
@@ -282,10 +314,10 @@ def closed_loop(port: int, campaign: int, tokens: list[str], seconds: float) -> 
     return len(submits)
 
 
-def open_loop(port: int, campaign: int, tokens: list[str], seconds: float, rate: float) -> int:
+def open_loop(port: int, campaign: int, credentials: list[dict[str, str]], seconds: float, rate: float) -> int:
     free: Queue[Annotator] = Queue()
-    for t in tokens:
-        free.put(Annotator(port, campaign, t))
+    for c in credentials:
+        free.put(Annotator(port, campaign, c))
     nexts: list[float] = []
     submits: list[float] = []
     pairs: list[float] = []
@@ -306,7 +338,7 @@ def open_loop(port: int, campaign: int, tokens: list[str], seconds: float, rate:
 
     n = int(seconds * rate)
     start = time.perf_counter()
-    with ThreadPoolExecutor(len(tokens)) as ex:
+    with ThreadPoolExecutor(len(credentials)) as ex:
         for i in range(n):
             due = start + i / rate
             delay = due - time.perf_counter()
@@ -325,22 +357,27 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--items", type=int, default=600, help="images per pool (9 labels each)")
+    parser.add_argument("--auth", choices=["token", "session"], default="token",
+                        help="API tokens, or logged-in sessions with CSRF tokens as the labeling page sends them")
+    parser.add_argument("--images", action="store_true",
+                        help="also load each image handed out, as the labeling page does (its time counts with the request)")
     parser.add_argument("--combined", action="store_true",
                         help="submit with next=true (one request per label, as the labeling page does)")
     args = parser.parse_args()
-    global COMBINED
-    COMBINED = args.combined
+    global COMBINED, IMAGES
+    COMBINED, IMAGES = args.combined, args.images
 
     admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     proc = None
     try:
-        campaigns, tokens = build(args.items, args.annotators)
+        campaigns, credentials = build(args.items, args.annotators, args.auth)
         port = free_port()
         proc = start_gunicorn(port, args.workers)
         mode = "submit with next=true (1 request per label)" if COMBINED else "next + submit (2 requests per label)"
-        print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}")
-        for phase in (lambda: closed_loop(port, campaigns[0], tokens, args.seconds),
-                      lambda: open_loop(port, campaigns[1], tokens, args.seconds, args.rate)):
+        print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}; "
+              f"{args.auth} authentication{'; with image loads' if IMAGES else ''}")
+        for phase in (lambda: closed_loop(port, campaigns[0], credentials, args.seconds),
+                      lambda: open_loop(port, campaigns[1], credentials, args.seconds, args.rate)):
             before = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()
             labels = phase()
             after = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()

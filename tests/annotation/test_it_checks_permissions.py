@@ -97,3 +97,23 @@ def test_it_hides_images_of_closed_campaigns(primed, annotator):
     primed.save()
     assert client_as(annotator).get(url).status_code == 404
     assert client_as(annotator).get(reverse("annotation:label", args=[primed.pk])).status_code == 410
+
+
+def test_it_serves_every_image_of_the_pool_to_members_and_researchers(primed, annotator, researcher):
+    items = list(primed.pool.items.select_related("sample"))
+    assert any(item.is_attention_check for item in items) and any(not item.is_attention_check for item in items)
+    for user in (annotator, researcher):
+        client = client_as(user)
+        for item in items:
+            response = client.get(reverse("annotation:image", args=[item.public_id]))
+            assert response.status_code == 200, (user, item)
+            assert response.content.startswith(b"\x89PNG")
+
+
+def test_it_answers_404_for_unknown_and_missing_images(primed, annotator, researcher):
+    assert client_as(annotator).get(reverse("annotation:image", args=["nosuchimage"])).status_code == 404
+    assert client_as(researcher).get(reverse("annotation:image", args=["nosuchimage"])).status_code == 404
+    item = primed.pool.items.exclude(sample=None).first()
+    item.sample.image.storage.delete(item.sample.image.name)  # the file went missing on disk
+    for user in (annotator, researcher):
+        assert client_as(user).get(reverse("annotation:image", args=[item.public_id])).status_code == 404
