@@ -6,6 +6,7 @@ a file name. Session and token authentication (settings.REST_FRAMEWORK).
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.http import Http404
@@ -19,15 +20,25 @@ from rest_framework.views import APIView
 from config.roles import is_annotator, is_researcher
 from generation.models import PoolItem
 
-from . import services
+from . import access, services
 from .access import campaign_for_annotator, campaign_for_viewer
+from .images import BadImage, stored_png
 from .models import Campaign, Label
 
 
-def item_payload(item: PoolItem | None) -> dict[str, str] | None:
+def item_payload(item: PoolItem | None, user) -> dict[str, str] | None:
+    """The image handed out: its opaque id, its URL, and the (stripped) PNG itself as a data URL, so the labeling
+    page shows it without a second request per label. A file that cannot be read leaves the URL only."""
     if item is None:
         return None
-    return {"id": item.public_id, "image": reverse("annotation:image", args=[item.public_id])}
+    payload = {"id": item.public_id, "image": reverse("annotation:image", args=[item.public_id])}
+    field = access.item_image(user, item.public_id)
+    if field is not None:
+        try:
+            payload["data_url"] = "data:image/png;base64," + base64.b64encode(stored_png(field)).decode("ascii")
+        except (BadImage, OSError):
+            pass
+    return payload
 
 
 def error(exc: services.AnnotationError) -> Response:
@@ -77,7 +88,7 @@ class NextImage(CampaignAction):
         except services.AnnotationError as exc:
             return error(exc)
         progress = services.progress(campaign, request.user).as_dict()
-        return Response({"item": item_payload(item), "done": item is None, "progress": progress})
+        return Response({"item": item_payload(item, request.user), "done": item is None, "progress": progress})
 
 
 class SubmitLabel(CampaignAction):
@@ -102,7 +113,7 @@ class SubmitLabel(CampaignAction):
             except services.AnnotationError:
                 item = None  # the label is stored; the client asks /next/ itself and gets the reason there
                 answer["next_error"] = True
-            answer.update(item=item_payload(item), done=item is None and "next_error" not in answer)
+            answer.update(item=item_payload(item, request.user), done=item is None and "next_error" not in answer)
         answer["progress"] = services.progress(campaign, request.user).as_dict()
         return Response(answer, status=status.HTTP_201_CREATED)
 
@@ -115,7 +126,7 @@ class Undo(CampaignAction):
         except services.AnnotationError as exc:
             return error(exc)
         progress = services.progress(campaign, request.user).as_dict()
-        return Response({"item": item_payload(item), "progress": progress})
+        return Response({"item": item_payload(item, request.user), "progress": progress})
 
 
 class Progress(CampaignAction):

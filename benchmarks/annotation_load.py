@@ -11,7 +11,7 @@ by PostgreSQL and by the whole machine (these depend less on what else the machi
 It creates a throw-away database (dropped at the end), writes small PNGs under a temporary media folder,
 starts gunicorn on a free loopback port and stops it when done.
 
-Usage: python benchmarks/annotation_load.py [--combined] [--images] [--auth token|session] [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
+Usage: python benchmarks/annotation_load.py [--combined] [--auth token|session] [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
        [--items 600]
 Targets (2-core machine, load script on the same machine): >= 100 labels/s closed loop; p95 <= 50 ms at 50/s.
 """
@@ -57,7 +57,6 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
 
 LABELS = ("creative", "novel", "not_novel", "inconclusive")
 COMBINED = False  # set by --combined
-IMAGES = False  # set by --images
 
 
 def admin_sql(sql: str) -> None:
@@ -239,21 +238,9 @@ class Annotator:
             answer = json.loads(response.read())
         finally:
             conn.close()
-        if IMAGES and isinstance(answer.get("item"), dict):
-            self.fetch_image(answer["item"]["image"])
+        if isinstance(answer.get("item"), dict) and "data_url" not in answer["item"]:
+            raise RuntimeError(f"{path} handed out an image without the image itself: {answer}")
         return response.status, answer
-
-    def fetch_image(self, path: str) -> None:
-        """What the labeling page does next: load the image it was handed (counted in that request's time)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("GET", path, headers=self.headers)
-            response = conn.getresponse()
-            data = response.read()
-        finally:
-            conn.close()
-        if response.status != 200 or not data.startswith(b"\x89PNG"):
-            raise RuntimeError(f"image {path} answered {response.status}")
 
     def label_one(self) -> tuple[float, float] | None:
         """(next seconds, submit seconds), or None when the pool has nothing left for this annotator.
@@ -359,13 +346,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=600, help="images per pool (9 labels each)")
     parser.add_argument("--auth", choices=["token", "session"], default="token",
                         help="API tokens, or logged-in sessions with CSRF tokens as the labeling page sends them")
-    parser.add_argument("--images", action="store_true",
-                        help="also load each image handed out, as the labeling page does (its time counts with the request)")
     parser.add_argument("--combined", action="store_true",
                         help="submit with next=true (one request per label, as the labeling page does)")
     args = parser.parse_args()
-    global COMBINED, IMAGES
-    COMBINED, IMAGES = args.combined, args.images
+    global COMBINED
+    COMBINED = args.combined
 
     admin_sql(f'CREATE DATABASE "{DB_NAME}"')
     proc = None
@@ -375,7 +360,7 @@ def main() -> None:
         proc = start_gunicorn(port, args.workers)
         mode = "submit with next=true (1 request per label)" if COMBINED else "next + submit (2 requests per label)"
         print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}; "
-              f"{args.auth} authentication{'; with image loads' if IMAGES else ''}")
+              f"{args.auth} authentication")
         for phase in (lambda: closed_loop(port, campaigns[0], credentials, args.seconds),
                       lambda: open_loop(port, campaigns[1], credentials, args.seconds, args.rate)):
             before = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 
@@ -34,6 +35,22 @@ def test_it_strips_metadata_from_served_images(primed, annotator):
     assert "no-store" in response["Cache-Control"]
     for header in ("Content-Disposition", "Last-Modified", "ETag", "Expires"):
         assert header not in response
+
+
+def test_it_hands_out_the_stripped_image_inline(primed, annotator):
+    client = APIClient()
+    client.force_login(annotator)
+    answer = client.post(reverse("annotation_api:next", args=[primed.pk])).json()
+    prefix = "data:image/png;base64,"
+    assert answer["item"]["data_url"].startswith(prefix)
+    inline = base64.b64decode(answer["item"]["data_url"][len(prefix):])
+    served = client.get(answer["item"]["image"]).content
+    assert inline == served  # the same stripped bytes as the image URL
+    assert b"tEXt" not in inline and b"scheme" not in inline
+    # The next image comes inline with the label's answer too.
+    labelled = client.post(reverse("annotation_api:submit", args=[primed.pk]),
+                           {"item": answer["item"]["id"], "value": "novel", "next": True}, format="json").json()
+    assert base64.b64decode(labelled["item"]["data_url"][len(prefix):]) == client.get(labelled["item"]["image"]).content
 
 
 def test_it_keeps_images_intact_when_stripping():

@@ -50,11 +50,15 @@ def test_it_labels_images_in_a_browser(page, live_server, training_folder):
     expect(page.get_by_text("Look closely.")).to_be_visible()
     page.keyboard.press("Enter")
 
+    image_requests: list[str] = []
+    page.on("request", lambda request: image_requests.append(request.url) if "/annotate/image/" in request.url else None)
     progress = page.locator("#progress-text")
     expect(progress).to_have_text(f"0 / {n}")
     image = page.locator("#image")
     expect(image).to_have_css("image-rendering", "pixelated")
     page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+    # The image arrives inside the API's answer: no second request per label.
+    assert page.evaluate("document.getElementById('image').src").startswith("data:image/png;base64,")
     first = page.locator("#labeler").get_attribute("data-item")
 
     page.keyboard.press("1")
@@ -84,3 +88,4 @@ def test_it_labels_images_in_a_browser(page, live_server, training_folder):
             expect(progress).to_have_text(f"{done} / {n}")
     expect(page.get_by_role("heading", name="All done")).to_be_visible()
     assert Label.objects.filter(annotator=user).count() == n
+    assert image_requests == []

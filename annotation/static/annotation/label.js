@@ -11,7 +11,7 @@
   const statusLine = document.getElementById("status");
   const undoButton = document.getElementById("undo");
   const choices = Array.from(document.querySelectorAll(".choice"));
-  let current = null;   // {id, image}
+  let current = null;   // {id, image, data_url}
   let shownAt = 0;      // when the current image finished loading
   let busy = false;
   let undoTimer = null;
@@ -51,7 +51,7 @@
     current = item;
     shownAt = 0;
     img.onload = function () { shownAt = performance.now(); };
-    img.src = item.image;
+    img.src = item.data_url || item.image;  // the answer carries the image; the URL is the fallback
     root.dataset.item = item.id;
     setBusy(false);
     choices[0].focus();
