@@ -20,20 +20,20 @@ from rest_framework.views import APIView
 from config.roles import is_annotator, is_researcher
 from generation.models import PoolItem
 
-from . import access, services
+from . import services
 from .access import campaign_for_annotator, campaign_for_viewer
 from .images import BadImage, stored_png
 from .models import Campaign, Label
 
 
-def item_payload(item: PoolItem | None, user) -> dict[str, str] | None:
+def item_payload(item: PoolItem | None) -> dict[str, str] | None:
     """The image handed out: its opaque id, its URL, and the (stripped) PNG itself as a data URL, so the labeling
     page shows it without a second request per label. A file that cannot be read leaves the URL only."""
     if item is None:
         return None
     payload = {"id": item.public_id, "image": reverse("annotation:image", args=[item.public_id])}
-    field = access.item_image(user, item.public_id)
-    if field is not None:
+    field = item.image_file  # the services hand items out with it loaded
+    if field:
         try:
             payload["data_url"] = "data:image/png;base64," + base64.b64encode(stored_png(field)).decode("ascii")
         except (BadImage, OSError):
@@ -88,7 +88,7 @@ class NextImage(CampaignAction):
         except services.AnnotationError as exc:
             return error(exc)
         progress = services.progress(campaign, request.user).as_dict()
-        return Response({"item": item_payload(item, request.user), "done": item is None, "progress": progress})
+        return Response({"item": item_payload(item), "done": item is None, "progress": progress})
 
 
 class SubmitLabel(CampaignAction):
@@ -113,7 +113,7 @@ class SubmitLabel(CampaignAction):
             except services.AnnotationError:
                 item = None  # the label is stored; the client asks /next/ itself and gets the reason there
                 answer["next_error"] = True
-            answer.update(item=item_payload(item, request.user), done=item is None and "next_error" not in answer)
+            answer.update(item=item_payload(item), done=item is None and "next_error" not in answer)
         answer["progress"] = services.progress(campaign, request.user).as_dict()
         return Response(answer, status=status.HTTP_201_CREATED)
 
@@ -126,7 +126,7 @@ class Undo(CampaignAction):
         except services.AnnotationError as exc:
             return error(exc)
         progress = services.progress(campaign, request.user).as_dict()
-        return Response({"item": item_payload(item, request.user), "progress": progress})
+        return Response({"item": item_payload(item), "progress": progress})
 
 
 class Progress(CampaignAction):

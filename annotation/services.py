@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from generation.models import PoolItem
+from generation.models import PoolItem, Sample
 
 from .models import SHUFFLE_MODULUS, Campaign, CampaignItem, Claim, Label, LabelValue, Priming
 
@@ -163,6 +163,7 @@ _T = {
     "label": Label._meta.db_table,
     "item": PoolItem._meta.db_table,
     "priming": Priming._meta.db_table,
+    "sample": Sample._meta.db_table,
 }
 # NOT IN rather than NOT EXISTS: PostgreSQL answers it with one hash of the annotator's labels whatever its
 # statistics say, where NOT EXISTS on a freshly filled table can turn into a loop over labels for every image.
@@ -170,17 +171,20 @@ _OPEN_TO_ME = """s.campaign_id = %(c)s AND s.labels_count < s.capacity - s.claim
     AND s.item_id NOT IN (SELECT l.item_id FROM {label} l WHERE l.campaign_id = %(c)s AND l.annotator_id = %(a)s)"""
 _ORDER = "s.labels_count DESC, s.claims_count DESC, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s"
 PICK_CANDIDATES = 32  # how many unlocked candidates one attempt considers; more than the annotators at once
-SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T, order=_ORDER)
+_ITEM_FIELDS = ["id", "public_id", "sample_id", "attention_image"]  # in the model's order (from_db needs it)
+SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME)
+       .format(**_T, order=_ORDER, item_columns=", ".join([*(f"p.{f}" for f in _ITEM_FIELDS), "smp.image"]))
        for name, sql in {
-    # Primed?, and the annotator's claim, live or not: (primed, item, public id, still live?); one row always.
-    "start": """SELECT m.primed, s.item_id, p.public_id, c.claimed_at >= %(cutoff)s
+    # Primed?, and the annotator's claim, live or not: (primed, still live?, *item columns); one row always.
+    "start": """SELECT m.primed, c.claimed_at >= %(cutoff)s, {item_columns}
         FROM (SELECT COUNT(*) AS primed FROM {priming} WHERE campaign_id = %(c)s AND annotator_id = %(a)s) m
         LEFT JOIN {claim} c ON c.campaign_id = %(c)s AND c.annotator_id = %(a)s
-        LEFT JOIN {slot} s ON s.id = c.slot_id LEFT JOIN {item} p ON p.id = s.item_id""",
+        LEFT JOIN {slot} s ON s.id = c.slot_id LEFT JOIN {item} p ON p.id = s.item_id
+        LEFT JOIN {sample} smp ON smp.id = p.sample_id""",
     # Fullest images first; among equals the annotator's own order. In two steps: the best few candidates
     # without locks (a top-N sort, cheap on a large pool), then the first of them nobody has locked, re-checked
     # for room on its newest version (a row lock above a sort would make PostgreSQL sort the whole pool). The
-    # pool item is looked up only for the row that wins ("take").
+    # pool item is looked up only for the row that wins ("handed").
     "pick": """SELECT s.id, s.item_id FROM {slot} s
         WHERE s.id IN (SELECT s.id FROM {slot} s WHERE {open_to_me} ORDER BY {order} LIMIT %(few)s)
         AND s.labels_count < s.capacity - s.claims_count
@@ -188,8 +192,9 @@ SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T, order=_ORDER)
     "any_open": "SELECT 1 FROM {slot} s WHERE {open_to_me} LIMIT 1",
     "claim": """INSERT INTO {claim} (campaign_id, slot_id, annotator_id, claimed_at) VALUES (%s, %s, %s, %s)
         ON CONFLICT DO NOTHING RETURNING id""",
-    "take": """UPDATE {slot} SET claims_count = claims_count + 1 WHERE id = %s
-        RETURNING (SELECT p.public_id FROM {item} p WHERE p.id = {slot}.item_id)""",
+    "take": "UPDATE {slot} SET claims_count = claims_count + 1 WHERE id = %s",
+    # What the answer needs of the image handed out: its opaque id and its file.
+    "handed": "SELECT {item_columns} FROM {item} p LEFT JOIN {sample} smp ON smp.id = p.sample_id WHERE p.id = %s",
     # The claim on the image being labelled, with its slot: (claim, slot, item, claimed_at)
     "held": """SELECT c.id, c.slot_id, s.item_id, c.claimed_at
         FROM {claim} c JOIN {slot} s ON s.id = c.slot_id JOIN {item} p ON p.id = s.item_id
@@ -234,6 +239,14 @@ def _item(pk: int, public_id: str) -> PoolItem:
     return PoolItem.from_db(connection.alias, ["id", "public_id"], [pk, public_id])
 
 
+def _handed(columns: tuple) -> PoolItem:
+    """The pool item from {item_columns}, with its sample's image file: enough for item.image_file."""
+    item = PoolItem.from_db(connection.alias, _ITEM_FIELDS, columns[: len(_ITEM_FIELDS)])
+    if item.sample_id is not None:
+        item.sample = Sample.from_db(connection.alias, ["id", "image"], [item.sample_id, columns[-1]])
+    return item
+
+
 def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing: bool = False) -> PoolItem | None:
     """The image this annotator should label now (their live claim, or a newly claimed one); None when done.
 
@@ -246,12 +259,12 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing:
         cutoff = timezone.now() - timedelta(seconds=campaign.claim_timeout_seconds)
         with connection.cursor() as cursor:
             cursor.execute(SQL["start"], {**params, "cutoff": _db_time(cutoff)})
-            primed, item_pk, public_id, live = cursor.fetchone()
+            primed, live, *item = cursor.fetchone()
         if not primed:
             raise PrimingRequired("Study the priming images first.")
-        if item_pk is not None:
+        if item[0] is not None:
             if live:
-                return _item(item_pk, public_id)
+                return _handed(item)
             # This annotator's own expired claim that nobody released yet: drop it before taking a new one.
             _drop_own_claim(campaign, annotator)
     release_expired_claims_now_and_then(campaign)
@@ -268,7 +281,8 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing:
                 if cursor.fetchone() is None:
                     break  # a parallel request of the same annotator claimed first: use theirs
                 cursor.execute(SQL["take"], [slot_pk])
-                return _item(item_pk, cursor.fetchone()[0])
+                cursor.execute(SQL["handed"], [item_pk])
+                return _handed(cursor.fetchone())
             # Everything left is either full, labelled by me, or locked by someone this instant.
             cursor.execute(SQL["any_open"], params)
             someone_holds_a_lock = cursor.fetchone() is not None
