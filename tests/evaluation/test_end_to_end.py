@@ -87,7 +87,8 @@ def label_through_api(campaign: Campaign, annotator, rng: np.random.Generator) -
         if answer["done"]:
             return submitted
         public_id = answer["item"]["id"]
-        assert set(answer["item"]) == {"id", "image"}  # nothing about the scheme
+        assert set(answer["item"]) == {"id", "image", "data_url"}  # nothing about the scheme
+        assert answer["item"]["data_url"].startswith("data:image/png;base64,")
         item = PoolItem.objects.select_related("sample").get(public_id=public_id)
         body = {"item": public_id, "value": choose(item, rng), "time_spent_ms": int(rng.integers(500, 5000))}
         response = api.post(reverse("annotation_api:submit", args=[campaign.pk]), body, content_type="application/json")
