@@ -12,6 +12,7 @@ from config.roles import ANNOTATORS, is_researcher
 from generation.models import PoolItem, Sample
 
 from .models import Campaign
+from .services import ITEM_COLUMNS, item_from_columns
 
 _FIELDS = Campaign._meta.concrete_fields
 _MEMBER = Campaign.annotators.through._meta.db_table
@@ -28,8 +29,8 @@ _CAMPAIGN_FOR_ANNOTATOR = (
 )
 # An image's file, if an open campaign of this annotator shows it: loaded with every image of the labeling page.
 _ITEM_IMAGE_FOR_ANNOTATOR = (
-    f"SELECT s.image, p.attention_image FROM {PoolItem._meta.db_table} p "
-    f"LEFT JOIN {Sample._meta.db_table} s ON s.id = p.sample_id WHERE p.public_id = %(i)s "
+    f"SELECT {ITEM_COLUMNS} FROM {PoolItem._meta.db_table} p "
+    f"LEFT JOIN {Sample._meta.db_table} smp ON smp.id = p.sample_id WHERE p.public_id = %(i)s "
     f"AND EXISTS (SELECT 1 FROM {Campaign._meta.db_table} c JOIN {_MEMBER} m ON m.campaign_id = c.id "
     f"WHERE c.pool_id = p.pool_id AND c.is_open AND m.user_id = %(u)s) AND {_IN_GROUP}"
 )
@@ -61,13 +62,11 @@ def item_image(user: AbstractBaseUser, public_id: str) -> FieldFile | None:
         cursor.execute(_ITEM_IMAGE_FOR_ANNOTATOR, {"i": public_id, "u": user.pk, "g": ANNOTATORS})
         row = cursor.fetchone()
     if row is not None:
-        sample_image, attention_image = row
-        if attention_image:
-            return FieldFile(None, PoolItem._meta.get_field("attention_image"), attention_image)
-        return FieldFile(None, Sample._meta.get_field("image"), sample_image) if sample_image else None
-    if not is_researcher(user):
+        item = item_from_columns(row)
+    elif is_researcher(user):
+        item = PoolItem.objects.select_related("sample").filter(public_id=public_id).first()
+    else:
         return None
-    item = PoolItem.objects.select_related("sample").filter(public_id=public_id).first()
     if item is None or not item.image_file:
         return None
     return item.image_file

@@ -172,8 +172,9 @@ _OPEN_TO_ME = """s.campaign_id = %(c)s AND s.labels_count < s.capacity - s.claim
 _ORDER = "s.labels_count DESC, s.claims_count DESC, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s"
 PICK_CANDIDATES = 32  # how many unlocked candidates one attempt considers; more than the annotators at once
 _ITEM_FIELDS = ["id", "public_id", "sample_id", "attention_image"]  # in the model's order (from_db needs it)
-SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME)
-       .format(**_T, order=_ORDER, item_columns=", ".join([*(f"p.{f}" for f in _ITEM_FIELDS), "smp.image"]))
+# A pool item p with its sample smp (LEFT JOINed): what item_from_columns needs.
+ITEM_COLUMNS = ", ".join([*(f"p.{f}" for f in _ITEM_FIELDS), "smp.image"])
+SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T, order=_ORDER, item_columns=ITEM_COLUMNS)
        for name, sql in {
     # Primed?, and the annotator's claim, live or not: (primed, still live?, *item columns); one row always.
     "start": """SELECT m.primed, c.claimed_at >= %(cutoff)s, {item_columns}
@@ -239,8 +240,8 @@ def _item(pk: int, public_id: str) -> PoolItem:
     return PoolItem.from_db(connection.alias, ["id", "public_id"], [pk, public_id])
 
 
-def _handed(columns: tuple) -> PoolItem:
-    """The pool item from {item_columns}, with its sample's image file: enough for item.image_file."""
+def item_from_columns(columns: tuple) -> PoolItem:
+    """The pool item from ITEM_COLUMNS, with its sample's image file: enough for item.image_file."""
     item = PoolItem.from_db(connection.alias, _ITEM_FIELDS, columns[: len(_ITEM_FIELDS)])
     if item.sample_id is not None:
         item.sample = Sample.from_db(connection.alias, ["id", "image"], [item.sample_id, columns[-1]])
@@ -264,7 +265,7 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing:
             raise PrimingRequired("Study the priming images first.")
         if item[0] is not None:
             if live:
-                return _handed(item)
+                return item_from_columns(item)
             # This annotator's own expired claim that nobody released yet: drop it before taking a new one.
             _drop_own_claim(campaign, annotator)
     release_expired_claims_now_and_then(campaign)
@@ -282,7 +283,7 @@ def next_item(campaign: Campaign, annotator: AbstractBaseUser, *, holds_nothing:
                     break  # a parallel request of the same annotator claimed first: use theirs
                 cursor.execute(SQL["take"], [slot_pk])
                 cursor.execute(SQL["handed"], [item_pk])
-                return _handed(cursor.fetchone())
+                return item_from_columns(cursor.fetchone())
             # Everything left is either full, labelled by me, or locked by someone this instant.
             cursor.execute(SQL["any_open"], params)
             someone_holds_a_lock = cursor.fetchone() is not None

@@ -19,6 +19,7 @@ Targets (2-core machine, load script on the same machine): >= 100 labels/s close
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -36,6 +37,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Queue
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -168,52 +171,37 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
         proc.wait(timeout=15)
 
 
+def _cpu(times) -> float:
+    return times.user + times.system
+
+
 def server_cpu_seconds(proc: subprocess.Popen) -> float:
-    """CPU time (user + system) used so far by gunicorn's workers: the web tier's cost, whatever else the
-    machine is doing. Linux only (reads /proc); 0 elsewhere."""
+    """CPU time (user + system) used so far by gunicorn's master and workers: the web tier's cost, whatever else
+    the machine is doing."""
+    master = psutil.Process(proc.pid)
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in [proc.pid, *child_pids(proc.pid)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
+    for p in [master, *master.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += _cpu(p.cpu_times())
     return total
 
 
 def postgres_cpu_seconds() -> float:
     """CPU time used so far by the processes named postgres that are alive now (the server and its backends;
-    the benchmark's connections stay open, so a phase's backends live through it). Linux only; 0 elsewhere."""
+    the benchmark's connections stay open, so a phase's backends live through it)."""
     total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name, rest = text.split("(", 1)[1].rsplit(")", 1)
-        if name == "postgres":
-            fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] == "postgres":
+            with contextlib.suppress(psutil.Error):
+                total += _cpu(p.cpu_times())
     return total
 
 
 def machine_busy_seconds() -> float:
-    """CPU time (all cores, everything but idle and iowait) the whole machine has spent: gunicorn, PostgreSQL,
-    this script and anything else running. Linux only; 0 elsewhere."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return 0.0
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def child_pids(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """CPU time (all cores, everything but idle and I/O wait) the whole machine has spent: gunicorn, PostgreSQL,
+    this script and anything else running."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 class Annotator:

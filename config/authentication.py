@@ -7,12 +7,15 @@ an unknown token or an inactive user is refused, with DRF's messages.
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
 
+@functools.cache
 def _sql() -> str:
     user = get_user_model()._meta.db_table
     return f"SELECT u.* FROM {user} u JOIN {Token._meta.db_table} t ON t.user_id = u.id WHERE t.key = %s"
