@@ -27,7 +27,7 @@ WORKER_FIELDS = ["status", "progress", "error", "device", "task_id", "heartbeat_
 class ResearchersOnly(ResearchersOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Only rows no worker holds: deleting a running job would leave its worker writing to nothing.
-        return is_researcher(request.user) and (obj is None or not obj.is_active)
+        return is_researcher(request.user) and (obj is None or not getattr(obj, "is_active", False))
 
 
 def progress_bar(row: TrainedModel | GenerationJob) -> str:
