@@ -1,19 +1,35 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from config.admin import ResearchersOnlyAdmin
+from config.admin import FreezingAdmin, ResearchersOnlyAdmin
 from config.roles import ANNOTATORS
 
 from .models import Campaign, Label
 from .services import ensure_slots
 
 
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        # The admin saves the annotators after the campaign: Campaign.clean() must judge the ones about to be saved.
+        if "annotators" in data:
+            self.instance.pending_annotators = list(data["annotators"])
+        return data
+
+
 @admin.register(Campaign)
-class CampaignAdmin(ResearchersOnlyAdmin):
+class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
+    form = CampaignForm
+    copy_fields = ("name", *Campaign.frozen_fields, "annotators", "claim_timeout_seconds")
     list_display = ["name", "pool", "is_open", "annotators_per_image", "label_count", "created_at"]
     list_filter = ["is_open"]
     search_fields = ["name"]

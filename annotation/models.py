@@ -8,8 +8,10 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 
+from core.freezing import Freezable
 from generation.models import PoolItem, SamplePool
 
 
@@ -22,11 +24,36 @@ class LabelValue(models.TextChoices):
     INCONCLUSIVE = "inconclusive", "Inconclusive"
 
 
-class Campaign(models.Model):
+# The paper's four labels in our words: what a new campaign tells its annotators until the researcher changes it.
+DEFAULT_INSTRUCTIONS = """<p>You will see one image at a time, made by a model that learned from the training images \
+shown first. Judge each image against those training images and choose one label:</p>
+<ul>
+<li><strong>Creative</strong>: new <em>and</em> meaningful. It is unlike every training image, yet it still makes sense \
+as an image of its kind: it has value.</li>
+<li><strong>Novel but not creative</strong>: new, but not meaningful. It differs from the training images, but only as \
+noise, a broken shape or something you cannot read.</li>
+<li><strong>Not novel or creative</strong>: it looks like the training images; it could be one of them.</li>
+<li><strong>Inconclusive</strong>: you cannot tell.</li>
+</ul>
+<p>Keys 1 to 4 choose a label, U undoes the last one, P shows the training images again.</p>"""
+
+
+def default_instructions() -> str:
+    return DEFAULT_INSTRUCTIONS
+
+
+class Campaign(Freezable, models.Model):
+    # What annotators were shown and how many votes each image gets: fixed once labels exist.
+    frozen_fields = ("pool", "annotators_per_image", "instructions", "priming_count")
+    copy_label = "Copy as a new campaign"
+
     name = models.CharField(max_length=200)
     pool = models.ForeignKey(SamplePool, on_delete=models.PROTECT, related_name="campaigns")
-    annotators_per_image = models.PositiveSmallIntegerField(default=9)
-    instructions = models.TextField(blank=True, help_text="Shown to annotators before they start (basic HTML allowed).")
+    annotators_per_image = models.PositiveSmallIntegerField(
+        default=9, help_text="Votes each image gets (the paper: 9). At least the report's threshold, at most the "
+        "number of annotators taking part.")
+    instructions = models.TextField(blank=True, default=default_instructions,
+                                    help_text="Shown to annotators before they start (basic HTML allowed).")
     priming_count = models.PositiveIntegerField(default=64, help_text="Training images in the priming grid.")
     is_open = models.BooleanField(default=True)
     annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="campaigns")
@@ -42,6 +69,52 @@ class Campaign(models.Model):
     @property
     def instructions_html(self) -> str:
         return safe_html(self.instructions)
+
+    def frozen_reason(self) -> str:
+        n = self.labels.count()
+        return f"This campaign has {n} labels, given under these settings." if n else ""
+
+    def enrolment_limit(self, annotators=None) -> int | None:
+        """How many annotators can take part: those enrolled (or `annotators`, the ones a form is about to save).
+
+        None when there is no bound to check against: enrolment is open, or an unsaved campaign whose annotators
+        are not known yet.
+        """
+        if annotators is None:
+            annotators = getattr(self, "pending_annotators", None)
+        if annotators is not None:
+            return len(annotators)
+        return self.annotators.count() if self.pk else None
+
+    def report_threshold(self) -> int:
+        """The report's consensus threshold: its stored settings, else their default."""
+        try:
+            return self.report_settings.threshold
+        except ObjectDoesNotExist:
+            return self._meta.get_field("report_settings").related_model._meta.get_field("threshold").default
+
+    def settings_problems(self, annotators=None) -> dict[str, str]:
+        """threshold <= annotators per image <= annotators taking part, else no image can reach a consensus."""
+        problems = {}
+        per_image, threshold = self.annotators_per_image, self.report_threshold()
+        if per_image is not None and per_image < threshold:
+            problems["annotators_per_image"] = (
+                f"With {per_image} annotators per image no image can reach the report's consensus threshold of "
+                f"{threshold} votes: ask for at least {threshold} annotators per image, or lower the threshold in "
+                "this campaign's report settings.")
+        limit = self.enrolment_limit(annotators)
+        if per_image is not None and limit is not None and per_image > limit:
+            problems["annotators"] = (
+                f"{limit} annotator{'s' if limit != 1 else ''} take part but each image needs {per_image}, so no "
+                f"image could get all its votes: add at least {per_image - limit} more annotators, or lower "
+                f"annotators per image to {max(limit, 1)}.")
+        return problems
+
+    def clean(self) -> None:
+        self.clean_frozen()
+        problems = self.settings_problems()
+        if problems:
+            raise ValidationError(problems)
 
 
 class Label(models.Model):

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin import ResearchersOnlyAdmin
+from config.admin import FreezingAdmin, ResearchersOnlyAdmin
 from config.roles import is_researcher
 
 from . import services
@@ -115,8 +115,9 @@ class Launchable(ResearchersOnly):
 
 
 @admin.register(TrainedModel)
-class TrainedModelAdmin(Launchable):
+class TrainedModelAdmin(FreezingAdmin, Launchable):
     launch_service = "launch_training"
+    copy_fields = ("name", *TrainedModel.frozen_fields)
     list_display = ["name", "dataset", "architecture", "epochs", "progress_display", "device", "created_at"]
     list_filter = ["status", "dataset"]
     search_fields = ["name"]
@@ -154,8 +155,9 @@ class PoolForm(forms.Form):
 
 
 @admin.register(GenerationJob)
-class GenerationJobAdmin(Launchable):
+class GenerationJobAdmin(FreezingAdmin, Launchable):
     form = JobForm
+    copy_fields = tuple(JobForm.Meta.fields)
     list_display = ["__str__", "samples_per_scheme", "scheme_list", "progress_display", "device", "created_at"]
     list_filter = ["status"]
     readonly_fields = [*WORKER_FIELDS, "timings", "results", "summary"]

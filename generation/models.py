@@ -20,6 +20,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from core.freezing import Freezable
+
 # A job asks for at most this many samples per scheme: beyond it a typo (an extra zero) would tie up a GPU for hours.
 MAX_SAMPLES_PER_SCHEME = 100_000
 
@@ -88,8 +90,12 @@ class Architecture(models.TextChoices):
     CONV = "conv", "Convolutional VAE"
 
 
-class TrainedModel(WorkRow):
+class TrainedModel(Freezable, WorkRow):
     """A VAE trained (or being trained) on a dataset, with its checkpoint and activation profile."""
+
+    frozen_fields = ("dataset", "folder_path", "architecture", "latent_dim", "epochs", "seed", "train_limit",
+                     "profile_layer")
+    copy_label = "Copy as a new model"
 
     name = models.CharField(max_length=200)
     dataset = models.CharField(max_length=20, choices=Dataset.choices, default=Dataset.MNIST)
@@ -125,7 +131,14 @@ class TrainedModel(WorkRow):
         """The name creative_core knows the data set by."""
         return f"folder:{self.folder_path}" if self.dataset == Dataset.FOLDER else self.dataset
 
+    def frozen_reason(self) -> str:
+        if self.status == JobStatus.QUEUED:
+            return ""
+        return (f"Training has left the queue ({self.get_status_display().lower()}): "
+                "the checkpoint and its profile come from these settings.")
+
     def clean(self) -> None:
+        self.clean_frozen()
         if self.dataset == Dataset.FOLDER and not self.folder_path:
             raise ValidationError({"folder_path": "An image-folder data set needs the folder's path."})
         if self.dataset != Dataset.FOLDER and self.folder_path:
@@ -159,8 +172,12 @@ def default_schemes() -> dict:
     return {name: cc.scheme_defaults(name) for name in cc.SCHEME_NAMES}
 
 
-class GenerationJob(WorkRow):
+class GenerationJob(Freezable, WorkRow):
     """Generate `samples_per_scheme` samples with each decoding scheme and measure their D_r."""
+
+    frozen_fields = ("trained_model", "layer", "schemes", "samples_per_scheme", "seed", "optimise_dr",
+                     "optimise_steps", "write_all_images")
+    copy_label = "Copy as a new job"
 
     trained_model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, related_name="jobs")
     layer = models.CharField(max_length=100, blank=True, help_text="Empty: the decoder's 3rd hidden layer.")
@@ -194,7 +211,14 @@ class GenerationJob(WorkRow):
     def __str__(self) -> str:
         return f"Job {self.pk} on {self.trained_model}"
 
+    def frozen_reason(self) -> str:
+        if self.status == JobStatus.QUEUED:
+            return ""
+        return (f"This job has left the queue ({self.get_status_display().lower()}): "
+                "its samples and results are made with these settings.")
+
     def clean(self) -> None:
+        self.clean_frozen()
         errors: dict[str, str] = {}
         model = getattr(self, "trained_model", None) if self.trained_model_id else None
         if model is not None and not model.is_ready and self.status == JobStatus.QUEUED:
@@ -240,8 +264,11 @@ class Sample(models.Model):
         return self.public_id
 
 
-class SamplePool(models.Model):
+class SamplePool(Freezable, models.Model):
     """The images of a job shown to annotators: `per_scheme` samples of each scheme, shuffled."""
+
+    frozen_fields = ("job", "per_scheme", "seed")
+    copy_label = "Build a sample pool"  # on the job's page
 
     job = models.ForeignKey(GenerationJob, on_delete=models.PROTECT, related_name="pools")
     name = models.CharField(max_length=200)
@@ -251,6 +278,12 @@ class SamplePool(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def frozen_reason(self) -> str:
+        return "A pool's images were drawn when it was built."
+
+    def clean(self) -> None:
+        self.clean_frozen()
 
 
 def pool_item_image_path(instance: PoolItem, filename: str) -> str:
