@@ -50,10 +50,26 @@ class ReportSettings(models.Model):
         return f"Report settings of {self.campaign}"
 
     def clean(self) -> None:
-        if self.campaign_id and self.threshold > self.campaign.annotators_per_image:
+        if self.campaign_id and self.threshold is not None and self.threshold > self.campaign.annotators_per_image:
+            per_image = self.campaign.annotators_per_image
             raise ValidationError(
-                {"threshold": f"The threshold cannot exceed the campaign's {self.campaign.annotators_per_image} annotators per image."}
+                {"threshold": f"The threshold cannot exceed the campaign's {per_image} annotators per image: lower the "
+                 f"threshold to {per_image} or less, or copy the campaign as a new one with more annotators per image."}
             )
+
+    def consensus_problem(self) -> str:
+        """Why no image can reach a consensus under these settings and the campaign's ("" when some can)."""
+        per_image = self.campaign.annotators_per_image
+        if self.threshold > per_image:
+            return (f"No image can reach a consensus: the threshold is {self.threshold} votes, but each image gets at "
+                    f"most {per_image}. Lower the threshold to {per_image} or less in the report settings, or copy the "
+                    "campaign as a new one with more annotators per image.")
+        limit = self.campaign.enrolment_limit()
+        if limit is not None and 0 < limit < self.threshold:
+            return (f"No image can reach a consensus: the threshold is {self.threshold} votes, but only {limit} "
+                    f"annotator{'s' if limit != 1 else ''} take part. Add annotators to the campaign, or lower the "
+                    "threshold in the report settings.")
+        return ""
 
     @classmethod
     def for_campaign(cls, campaign: Campaign) -> ReportSettings:

@@ -50,6 +50,7 @@ def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "label_names": LABEL_NAMES,
         "chart": fraction_chart(data.schemes, LABEL_NAMES),
         "chance_rows": list(zip(LABEL_NAMES, data.chance_labels, strict=True)),
+        "consensus_problem": data.settings.consensus_problem(),
     }
     return render(request, "evaluation/report.html", context)
 
