@@ -68,3 +68,10 @@ class LabelAdmin(ResearchersOnlyAdmin):
     list_filter = ["campaign", "value"]
     raw_id_fields = ["item", "annotator"]
     readonly_fields = ["created_at"]
+
+    # Labels come from annotators through the labeling pages and the API; one typed in here would be a fake vote.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -21,14 +21,6 @@ from generation.models import Dataset, GenerationJob, JobStatus, SamplePool, Tra
 DEMO_MODEL = "Demo model"
 DEMO_POOL = "Demo pool"
 DEMO_CAMPAIGN = "Demo campaign"
-INSTRUCTIONS = """<p>You will see one image at a time. Compare it with the training images you were shown first.</p>
-<ul>
-<li><strong>Creative</strong>: new, and still meaningful (it could belong with the training images, but is none of them).</li>
-<li><strong>Novel but not creative</strong>: new, but not meaningful (noise, a broken shape).</li>
-<li><strong>Not novel or creative</strong>: looks like the training images.</li>
-<li><strong>Inconclusive</strong>: you cannot tell.</li>
-</ul>
-<p>Keys 1 to 4 choose a label, U undoes the last one, P shows the training images again.</p>"""
 
 
 class Command(BaseCommand):
@@ -51,7 +43,7 @@ class Command(BaseCommand):
         job = self.job(model, opts)
         pool = job.pools.filter(name=DEMO_POOL).first() or self.pool(job, opts)
         campaign, created = Campaign.objects.get_or_create(
-            name=DEMO_CAMPAIGN, defaults={"pool": pool, "instructions": INSTRUCTIONS, "priming_count": 64}
+            name=DEMO_CAMPAIGN, defaults={"pool": pool, "priming_count": 64}
         )
         users, password = self.annotators(opts["annotators"], opts["password"])
         # The accounts that bin/run creates (annotator1..N) take part too.

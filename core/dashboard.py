@@ -1,0 +1,93 @@
+"""The study dashboard on the admin index: each trained model, its jobs, their pools and the pools' campaigns,
+with status, progress and the next step a researcher takes (the data flows one way, so does the page)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch
+from django.urls import reverse
+
+from annotation.models import Campaign
+from generation.models import GenerationJob, JobStatus, SamplePool, TrainedModel
+
+SHOWN_MODELS = 20  # the newest; older ones are in the lists
+
+
+@dataclass
+class Row:
+    depth: int  # 0 model, 1 job, 2 pool, 3 campaign
+    kind: str
+    name: str
+    url: str
+    status: str
+    progress: float | None = None  # 0..1, drawn as a bar
+    progress_text: str = ""
+    action: str = ""
+    action_url: str = ""
+
+
+def _work_row(depth: int, kind: str, row: TrainedModel | GenerationJob, url: str) -> Row:
+    status = row.get_status_display()
+    out = Row(depth, kind, str(row), url, status)
+    if row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        out.progress, out.progress_text = row.progress, f"{round(100 * row.progress)}%"
+        out.action = "Wait for the worker"
+    elif row.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        out.action, out.action_url = "See why, then relaunch it or copy it", url
+    return out
+
+
+def _model_rows(model: TrainedModel) -> list[Row]:
+    row = _work_row(0, "Model", model, reverse("admin:generation_trainedmodel_change", args=[model.pk]))
+    if model.is_ready:
+        row.action = "Run a generation job" if not model.jobs.all() else "Run another job"
+        row.action_url = reverse("admin:generation_generationjob_add") + f"?trained_model={model.pk}"
+    rows = [row]
+    for job in model.jobs.all():
+        rows += _job_rows(job)
+    return rows
+
+
+def _job_rows(job: GenerationJob) -> list[Row]:
+    row = _work_row(1, "Job", job, reverse("admin:generation_generationjob_change", args=[job.pk]))
+    row.name = f"Job {job.pk}: {job.samples_per_scheme:,} per scheme"
+    if job.status == JobStatus.SUCCEEDED and not job.pools.all():
+        row.action = "Build a sample pool"
+        row.action_url = reverse("admin:generation_generationjob_pool", args=[job.pk])
+    rows = [row]
+    for pool in job.pools.all():
+        rows += _pool_rows(pool)
+    return rows
+
+
+def _pool_rows(pool: SamplePool) -> list[Row]:
+    row = Row(2, "Pool", pool.name, reverse("admin:generation_samplepool_change", args=[pool.pk]),
+              f"{pool.n_items} images")
+    campaigns = list(pool.campaigns.all())
+    if not campaigns:
+        row.action, row.action_url = "Open a campaign", reverse("admin:annotation_campaign_add") + f"?pool={pool.pk}"
+    return [row, *(_campaign_row(c, pool.n_items) for c in campaigns)]
+
+
+def _campaign_row(campaign: Campaign, n_items: int) -> Row:
+    wanted = n_items * campaign.annotators_per_image
+    done = campaign.n_labels
+    status = "Open" if campaign.is_open else "Closed"
+    if done >= wanted > 0:
+        status = "Complete" + ("" if not campaign.is_open else " (still open)")
+    return Row(3, "Campaign", campaign.name, reverse("admin:annotation_campaign_change", args=[campaign.pk]), status,
+               progress=done / wanted if wanted else 0.0, progress_text=f"{done} / {wanted} labels",
+               action="Open the report", action_url=reverse("evaluation:report", args=[campaign.pk]))
+
+
+def study_rows(limit: int = SHOWN_MODELS) -> list[Row]:
+    campaigns = Campaign.objects.annotate(n_labels=Count("labels")).order_by("created_at")
+    pools = SamplePool.objects.annotate(n_items=Count("items")).order_by("created_at").prefetch_related(
+        Prefetch("campaigns", queryset=campaigns))
+    jobs = GenerationJob.objects.order_by("created_at").prefetch_related(Prefetch("pools", queryset=pools))
+    models = TrainedModel.objects.order_by("-created_at").prefetch_related(Prefetch("jobs", queryset=jobs))[:limit]
+    rows: list[Row] = []
+    for model in models:
+        rows += _model_rows(model)
+    return rows
