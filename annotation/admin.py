@@ -29,6 +29,8 @@ class CampaignForm(forms.ModelForm):
 @admin.register(Campaign)
 class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
     form = CampaignForm
+    fields = ["name", "pool", "annotators_per_image", "instructions", "priming_count", "is_open", "annotators",
+              "claim_timeout_seconds"]
     copy_fields = ("name", *Campaign.frozen_fields, "annotators", "claim_timeout_seconds")
     list_display = ["name", "pool", "is_open", "annotators_per_image", "label_count", "created_at"]
     list_filter = ["is_open"]

@@ -100,14 +100,15 @@ class Campaign(Freezable, models.Model):
         if per_image is not None and per_image < threshold:
             problems["annotators_per_image"] = (
                 f"With {per_image} annotators per image no image can reach the report's consensus threshold of "
-                f"{threshold} votes: ask for at least {threshold} annotators per image, or lower the threshold in "
-                "this campaign's report settings.")
+                f"{threshold} votes: ask for at least {threshold} annotators per image"
+                + (", or lower the threshold in this campaign's report settings." if self.pk else
+                   " (a lower threshold can be set in the campaign's report settings once it exists)."))
         limit = self.enrolment_limit(annotators)
         if per_image is not None and limit is not None and per_image > limit:
+            lower = f", or lower annotators per image to {limit}" if limit >= threshold else ""
             problems["annotators"] = (
                 f"{limit} annotator{'s' if limit != 1 else ''} take part but each image needs {per_image}, so no "
-                f"image could get all its votes: add at least {per_image - limit} more annotators, or lower "
-                f"annotators per image to {max(limit, 1)}.")
+                f"image could get all its votes: add at least {per_image - limit} more annotators{lower}.")
         return problems
 
     def clean(self) -> None:

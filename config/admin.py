@@ -109,6 +109,8 @@ class FreezingAdmin(admin.ModelAdmin):
         return reverse("admin:{}_{}_add".format(*info)) + f"?copy_of={obj.pk}"
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if add and request.GET.get("copy_of", "").isdigit():
+            context["copied_from"] = self.get_queryset(request).filter(pk=int(request.GET["copy_of"])).first()
         if obj is not None and obj.pk:
             context["frozen_reason"] = obj.frozen_reason()
             if self.has_add_permission(request):

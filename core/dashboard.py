@@ -9,6 +9,7 @@ from django.db.models import Count, Prefetch
 from django.urls import reverse
 
 from annotation.models import Campaign
+from evaluation.models import ReportSettings
 from generation.models import GenerationJob, JobStatus, SamplePool, TrainedModel
 
 SHOWN_MODELS = 20  # the newest; older ones are in the lists
@@ -76,13 +77,20 @@ def _campaign_row(campaign: Campaign, n_items: int) -> Row:
     status = "Open" if campaign.is_open else "Closed"
     if done >= wanted > 0:
         status = "Complete" + ("" if not campaign.is_open else " (still open)")
+    try:
+        report_settings = campaign.report_settings  # joined in by study_rows
+    except ReportSettings.DoesNotExist:
+        report_settings = ReportSettings(campaign=campaign)
+    if report_settings.consensus_problem():
+        status += " · no consensus possible: see the report"
     return Row(3, "Campaign", campaign.name, reverse("admin:annotation_campaign_change", args=[campaign.pk]), status,
                progress=done / wanted if wanted else 0.0, progress_text=f"{done} / {wanted} labels",
                action="Open the report", action_url=reverse("evaluation:report", args=[campaign.pk]))
 
 
 def study_rows(limit: int = SHOWN_MODELS) -> list[Row]:
-    campaigns = Campaign.objects.annotate(n_labels=Count("labels")).order_by("created_at")
+    campaigns = Campaign.objects.annotate(n_labels=Count("labels")).select_related("report_settings").order_by(
+        "created_at")
     pools = SamplePool.objects.annotate(n_items=Count("items")).order_by("created_at").prefetch_related(
         Prefetch("campaigns", queryset=campaigns))
     jobs = GenerationJob.objects.order_by("created_at").prefetch_related(Prefetch("pools", queryset=pools))

@@ -130,7 +130,9 @@ def test_it_copies_a_campaign_and_a_model(rita, labelled_campaign, raters, ready
     page = rita.get(reverse("admin:annotation_campaign_change", args=[labelled_campaign.pk])).content.decode()
     copy_url = reverse("admin:annotation_campaign_add") + f"?copy_of={labelled_campaign.pk}"
     assert copy_url in page
-    form = rita.get(copy_url).context["adminform"].form
+    add = rita.get(copy_url)
+    assert "A copy of <strong>Round 1</strong>" in add.content.decode()
+    form = add.context["adminform"].form
     assert form.initial["pool"] == labelled_campaign.pool_id and form.initial["annotators_per_image"] == 3
     assert sorted(u.pk for u in form.initial["annotators"]) == sorted(r.pk for r in raters)
     assert form.initial["name"] == "Round 1 (copy)"

@@ -72,3 +72,8 @@ def test_it_hides_rows_nobody_adds_by_hand(labelled_campaign, client):
     assert "/admin/authtoken/" not in index
     # Still what a researcher does add.
     assert reverse("admin:generation_trainedmodel_add") in index and reverse("admin:annotation_campaign_add") in index
+
+
+def test_it_flags_a_campaign_where_no_consensus_is_possible(rita, study_pool):
+    Campaign.objects.create(name="Pilot", pool=study_pool, annotators_per_image=2)
+    assert "no consensus possible" in dashboard(rita)

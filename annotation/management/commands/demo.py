@@ -42,12 +42,13 @@ class Command(BaseCommand):
         model = self.model(opts)
         job = self.job(model, opts)
         pool = job.pools.filter(name=DEMO_POOL).first() or self.pool(job, opts)
-        campaign, created = Campaign.objects.get_or_create(
-            name=DEMO_CAMPAIGN, defaults={"pool": pool, "priming_count": 64}
-        )
         users, password = self.annotators(opts["annotators"], opts["password"])
         # The accounts that bin/run creates (annotator1..N) take part too.
         users += [u for u in User.objects.filter(groups__name=ANNOTATORS) if re.fullmatch(r"annotator\d+", u.username)]
+        # The paper's 9 votes per image, or fewer when fewer annotators take part (so every image can complete).
+        campaign, created = Campaign.objects.get_or_create(
+            name=DEMO_CAMPAIGN, defaults={"pool": pool, "priming_count": 64, "annotators_per_image": min(9, len(users)) or 9}
+        )
         campaign.annotators.add(*users)
         n = ensure_slots(campaign)
         self.stdout.write(f"campaign: {campaign.name} (id {campaign.pk}, {'new' if created else 'existing'}, "
