@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -57,7 +57,14 @@ class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
 
     @admin.action(description="Open the selected campaigns")
     def open_campaigns(self, request: HttpRequest, queryset: QuerySet) -> None:
-        queryset.update(is_open=True)
+        # A campaign saved around the form's checks (a script, older data) is not opened to annotators as it is.
+        refused = {c.pk: " ".join(c.settings_problems().values()) for c in queryset}
+        refused = {pk: why for pk, why in refused.items() if why}
+        for campaign in queryset.filter(pk__in=refused):
+            self.message_user(request, f"{campaign} was not opened: {refused[campaign.pk]}", messages.ERROR)
+        opened = queryset.exclude(pk__in=refused).update(is_open=True)
+        if opened:
+            self.message_user(request, f"Opened {opened}.", messages.SUCCESS)
 
     @admin.action(description="Close the selected campaigns")
     def close_campaigns(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -104,3 +104,20 @@ def test_it_does_not_warn_when_consensus_is_possible(rita, study_pool):
     campaign.annotators.add(*[make_annotator(f"ann{i}") for i in range(3)])
     page = rita.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
     assert 'id="no-consensus-warning"' not in page
+
+
+def test_it_does_not_open_a_campaign_whose_settings_disagree(rita, study_pool):
+    pair = [make_annotator("ann1"), make_annotator("ann2")]
+    campaign = Campaign.objects.create(name="Round 1", pool=study_pool, annotators_per_image=9, is_open=False)
+    campaign.annotators.add(*pair)
+    response = rita.post(reverse("admin:annotation_campaign_changelist"),
+                         {"action": "open_campaigns", "_selected_action": [campaign.pk]}, follow=True)
+    assert "was not opened" in response.content.decode() and "add at least 7 more annotators" in response.content.decode()
+    campaign.refresh_from_db()
+    assert not campaign.is_open
+    Campaign.objects.filter(pk=campaign.pk).update(annotators_per_image=3)
+    campaign.annotators.add(make_annotator("ann3"))
+    rita.post(reverse("admin:annotation_campaign_changelist"),
+              {"action": "open_campaigns", "_selected_action": [campaign.pk]})
+    campaign.refresh_from_db()
+    assert campaign.is_open

@@ -16,6 +16,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from config.admin import FreezingAdmin
 from config.tasks import record_probe
 from evaluation.models import ReportSettings
 from tests.factories import PASSWORD, make_researcher
@@ -47,6 +48,8 @@ def walk(client: Client, user: User) -> list[str]:
                  reverse("admin:{}_{}_change".format(*info), args=[quote(row.pk)])]
         if model_admin.has_add_permission(request):
             pages.append(reverse("admin:{}_{}_add".format(*info)))
+            if isinstance(model_admin, FreezingAdmin):  # "Copy as a new ..." of the row
+                pages.append(reverse("admin:{}_{}_add".format(*info)) + f"?copy_of={row.pk}")
         for url in pages:
             status = client.get(url).status_code
             if status not in (200, 302):
