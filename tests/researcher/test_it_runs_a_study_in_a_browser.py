@@ -36,6 +36,17 @@ def page():
         browser.close()
 
 
+def appears(query, timeout: float = 120):
+    """The first row of `query` once the page's POST has made it (a click returns before its request ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = query.first()
+        if row is not None:
+            return row
+        time.sleep(0.2)
+    raise AssertionError(f"no {query.model.__name__} after {timeout}s")
+
+
 def wait_until_done(row, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,7 +98,7 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.fill("#id_epochs", "1")
     page.fill("#id_train_limit", "500")
     page.click("input[name=_save]")
-    model = TrainedModel.objects.get(name="tiny")
+    model = appears(TrainedModel.objects.filter(name="tiny"))
     wait_until_done(model)
 
     # 2. A small job, from the dashboard's next step (the model comes preselected).
@@ -97,7 +108,7 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.fill("#id_samples_per_scheme", "6")
     page.uncheck("#id_optimise_dr")
     page.click("input[name=_save]")
-    job = GenerationJob.objects.get(trained_model=model)
+    job = appears(GenerationJob.objects.filter(trained_model=model))
     wait_until_done(job)
 
     # 3. A pool, from the dashboard.
@@ -107,7 +118,8 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.fill("#id_attention_checks", "1")
     page.fill("#id_name", "pool")
     page.click("input[type=submit][value^=Build]")
-    pool = job.pools.get()
+    expect(page.locator(".messagelist")).to_contain_text("Built")
+    pool = appears(job.pools.all())
     n_images = pool.items.count()
     assert n_images == 9
 
@@ -122,7 +134,7 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.click("#id_annotators_add_all")
     page.click("input[name=_save]")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
-    campaign = Campaign.objects.get(name="Round 1")
+    campaign = appears(Campaign.objects.filter(name="Round 1"))
     assert campaign.annotators.count() == 3
 
     # 5. The annotators label through the API.
