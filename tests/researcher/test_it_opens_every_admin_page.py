@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from config.admin import FreezingAdmin
 from config.tasks import record_probe
 from evaluation.models import ReportSettings
+from generation import services
 from tests.factories import PASSWORD, make_researcher
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,11 @@ def study(labelled_campaign, raters):
     record_probe("admin walk")  # what a worker writes when probed
     Token.objects.create(user=raters[0])
     ReportSettings.objects.create(campaign=labelled_campaign, threshold=2)
+    # A pool built the way the admin builds one: a PoolBuild row, run as its task runs it.
+    build = services.launch_pool_build(labelled_campaign.pool.job, per_scheme=1, seed=1, name="second pool")
+    services.run_pool_build(build.pk)
+    build.refresh_from_db()
+    assert build.status == "succeeded", build.error
     return labelled_campaign
 
 
