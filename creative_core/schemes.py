@@ -225,11 +225,12 @@ class LowActive(Scheme):
         return np.flatnonzero(pool & (pa >= lo) & (pa <= hi)), pool, (float(lo), float(hi))
 
     def check_fits(self, n_units: int, profile: ActivationProfile | None = None) -> None:
-        self._check_k_fits(n_units, "the layer has")
-        if profile is not None:
-            low, _pool, _band = self.low_active_units(profile)
-            self._check_k_fits(len(low), f"the low-active band {tuple(self.params['band'])} of layer "
-                                         f"{profile.layer!r} holds")
+        if profile is None:  # the band is known only with the layer's profile
+            self._check_k_fits(n_units, "the layer has")
+            return
+        low, _pool, _band = self.low_active_units(profile)
+        self._check_k_fits(len(low), f"the low-active band {tuple(self.params['band'])} (percentiles of percent "
+                                     f"activation) of layer {profile.layer!r} holds")
 
     def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
         p = _need(profile, self.name)

@@ -96,9 +96,11 @@ def test_a_new_job_starts_small_on_the_only_trained_model(rita, ready_model):
 
 @pytest.mark.django_db
 def test_with_two_trained_models_none_is_chosen_for_the_researcher(rita, ready_model):
-    TrainedModel.objects.create(name="another", status=JobStatus.SUCCEEDED, checkpoint=ready_model.checkpoint.name)
+    other = TrainedModel.objects.create(name="another", status=JobStatus.SUCCEEDED,
+                                        checkpoint=ready_model.checkpoint.name)
     page = rita.get(reverse("admin:generation_generationjob_add")).content.decode()
-    assert " selected>" not in page.split('id="id_trained_model"')[1].split("</select>")[0]
+    assert '<option value="" selected>' in page
+    assert all(f'<option value="{m.pk}" selected>' not in page for m in (ready_model, other))
 
 
 @pytest.fixture
@@ -125,7 +127,8 @@ def test_the_status_and_the_live_bar_say_the_same(page, live_server, ready_model
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", researcher.username)
     page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.goto(f"{live_server.url}{reverse('admin:generation_generationjob_change', args=[job.pk])}")
     status = page.locator(".field-progress_display .readonly")
     expect(status).to_have_text("Queued 0%")
