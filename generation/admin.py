@@ -225,6 +225,8 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
         return ", ".join(obj.schemes)
 
     def get_fieldsets(self, request, obj=None):
+        if obj is None:  # nothing has run yet
+            return [(None, {"fields": JobForm.Meta.fields})]
         return [(None, {"fields": JobForm.Meta.fields}),
                 ("Worker", {"fields": [*WORKER_FIELDS, "timings", "results_link", "summary"]})]
 
@@ -318,8 +320,9 @@ class PoolBuildAdmin(ResearchersOnly):
     list_display = ["__str__", "job", "per_scheme", "attention_checks", "seed", "list_progress", "created_by",
                     "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["job", "name", "per_scheme", "attention_checks", "seed", "pool_link", *WORKER_FIELDS,
-                       "created_by", "created_at"]
+    readonly_fields = ["job", "progress_display", "pool_link", "error", "name", "per_scheme", "attention_checks",
+                       "seed", "created_by", "created_at", "device", "task_id", "heartbeat_at", "started_at",
+                       "finished_at"]
     fields = readonly_fields
     change_form_template = "admin/generation/poolbuild/change_form.html"
 

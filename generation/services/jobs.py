@@ -71,7 +71,7 @@ def scheme_fit_problems(job: GenerationJob) -> dict[str, str]:
     profile = ckpt.profile if ckpt.profile is not None and ckpt.profile.layer == layer else None
     problems = cc.check_schemes(job.schemes if isinstance(job.schemes, dict) else {}, n_units, profile)
     if problems:
-        return {"schemes": " ".join(f"Scheme {name!r}: {why}." for name, why in problems.items())}
+        return {"schemes": " ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values())}
     return {}
 
 
@@ -140,7 +140,7 @@ def _run(job: GenerationJob) -> None:
     model, profile = load_model(job, job.device)
     problems = cc.check_schemes(job.schemes, profile.n_units, profile)
     if problems:  # refused by the form too; this catches jobs made by scripts
-        raise JobError(" ".join(f"Scheme {name!r}: {why}." for name, why in problems.items()))
+        raise JobError(" ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values()))
     timings["load"] = time.monotonic() - t0
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
     schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
