@@ -138,6 +138,9 @@ class TrainedModelAdmin(FreezingAdmin, Launchable):
         ("Worker", {"fields": [*WORKER_FIELDS, "checkpoint", "metrics"]}),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets if obj is not None else self.fieldsets[:1]  # nothing has run yet on the add form
+
 
 class JobForm(forms.ModelForm):
     class Meta:
