@@ -52,3 +52,10 @@ def log_in(page, base_url: str, username: str, next_path: str = "/") -> None:
 def overflow(page) -> int:
     """How many CSS pixels the page is wider than the window (0 when nothing scrolls sideways)."""
     return page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth")
+
+
+def shot(page, name: str) -> None:
+    """A screenshot named $BROWSER_SHOTS<name>.png (when that is set), to look at the pages as a person would."""
+    prefix = os.environ.get("BROWSER_SHOTS")
+    if prefix:
+        page.screenshot(path=f"{prefix}{name}.png", full_page=True)
