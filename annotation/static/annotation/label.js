@@ -120,7 +120,7 @@
     }
     showProgress(result.data.progress);
     markSaved(value);
-    statusLine.textContent = "Saved: \u201c" + choiceText(value) + "\u201d.";
+    statusLine.textContent = "Previous image saved as \u201c" + choiceText(value) + "\u201d.";
     armUndo();
     if (result.data.item) { show(result.data.item); return; }
     if (result.data.done) { window.location.assign(api.done); return; }
