@@ -109,6 +109,14 @@ def test_it_hides_keyboard_hints_on_a_touch_screen(live_server, training_folder)
             assert page.evaluate("matchMedia('(pointer: coarse)').matches") is touch
             seen[touch] = {"kbd": visible(page, "#labeler kbd"), "key": visible(page, "#labeler .key-hint"),
                            "touch": visible(page, "#labeler .touch-hint")}
+            if touch:
+                # A tapped button must not keep a hover look that makes it seem chosen for the next image.
+                first = page.locator("#labeler").get_attribute("data-item")
+                page.locator(".choice").nth(2).tap()
+                page.wait_for_function(f"document.getElementById('labeler').dataset.item !== '{first}'")
+                page.wait_for_function("!document.querySelector('.choice.saved')")
+                borders = page.eval_on_selector_all(".choice", "els => els.map(e => getComputedStyle(e).borderColor)")
+                assert len(set(borders)) == 1, borders
             page.context.close()
     assert len(seen[False]["kbd"]) == 5 and all(seen[False]["kbd"]) and all(seen[False]["key"])
     assert not any(seen[False]["touch"])
