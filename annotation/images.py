@@ -1,4 +1,5 @@
-"""Image bytes for annotators: pool items stripped of metadata, and the cached priming grid."""
+"""Image bytes for annotators: pool items stripped of metadata and re-encoded to a constant length, and the cached
+priming grid."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
+from PIL import Image
 
 from generation.models import Dataset
 
@@ -44,10 +46,29 @@ def strip_png(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def constant_size_png(data: bytes) -> bytes:
+    """The same pixels as an uncompressed, non-interlaced PNG with only critical chunks: its byte length depends on
+    the width, height and mode alone, whatever wrote the file and however well its content compresses. (A length
+    that follows the content tells training images from generated ones, and low-active samples from regular ones.)
+    creative_core writes files this way already; re-encoding here also covers files written otherwise."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise BadImage("not a PNG file")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            # Pillow would carry an ICC profile or EXIF over from the source; keep only what draws the pixels.
+            im.info = {k: v for k, v in im.info.items() if k == "transparency"}
+            buf = io.BytesIO()
+            im.save(buf, format="PNG", optimize=False, compress_level=0)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BadImage(f"unreadable PNG: {exc}") from exc
+    return strip_png(buf.getvalue())
+
+
 def stored_png(field: FieldFile) -> bytes:
-    """A pool item's image file, stripped."""
+    """A pool item's image file, stripped and of constant length for its size (inline and by URL alike)."""
     with field.storage.open(field.name, "rb") as fh:
-        return strip_png(fh.read())
+        return constant_size_png(fh.read())
 
 
 def dataset_name(campaign: Campaign) -> str:
