@@ -153,11 +153,15 @@ class PoolForm(forms.Form):
                                           help_text='Images mixed in whose expected label is "not novel or creative".')
     attention_kind = forms.ChoiceField(
         label="Attention checks show", choices=AttentionKind.choices, initial=AttentionKind.RECONSTRUCTION,
+        required=False,  # a script that leaves it out gets the default
         help_text="Raw training images look sharper than generated ones, so annotators can spot them; "
                   "reconstructions of held-out images (encoder mean, regular decoding) look like the pool.",
     )
     seed = forms.IntegerField(initial=0)
     name = forms.CharField(required=False, max_length=200)
+
+    def clean_attention_kind(self) -> str:
+        return self.cleaned_data.get("attention_kind") or AttentionKind.RECONSTRUCTION
 
 
 @admin.register(GenerationJob)
