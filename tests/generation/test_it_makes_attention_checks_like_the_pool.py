@@ -113,3 +113,28 @@ def test_it_says_in_the_report_which_kind_the_campaign_uses(client, researcher, 
     line = re.search(r'<p id="attention-kind">(.*?)</p>', page, re.S).group(1)
     assert shown in line and "not novel or creative" in line
     assert ("sharper" in line) == (kind == "raw")
+
+
+def test_it_tells_annotators_nothing_about_the_kind(client, finished_job):
+    """Pages, API answers, image bytes and headers are alike for checks of either kind and for samples."""
+    pool = services.build_pool(finished_job, per_scheme=3, seed=8, attention_checks=4, attention_kind="both")
+    anna = make_annotator("anna")
+    campaign = Campaign.objects.create(name="Digits", pool=pool, annotators_per_image=1, priming_count=4)
+    campaign.annotators.add(anna)
+    client.login(username=anna.username, password=PASSWORD)
+    seen = [client.get(reverse("annotation:priming", args=[campaign.pk]), follow=True).content.decode()]
+    client.post(reverse("annotation_api:primed", args=[campaign.pk]))
+    seen.append(client.get(reverse("annotation:label", args=[campaign.pk]), follow=True).content.decode())
+    shapes = set()
+    while not (answer := client.post(reverse("annotation_api:next", args=[campaign.pk]))).json()["done"]:
+        item = answer.json()["item"]
+        image = client.get(item["image"])
+        seen += [answer.content.decode(), image.content.decode("latin-1"), str(sorted(image.headers.items()))]
+        shapes.add((tuple(sorted(item)), len(item["data_url"]), len(image.content), tuple(sorted(image.headers))))
+        client.post(reverse("annotation_api:submit", args=[campaign.pk]), {"item": item["id"], "value": "novel"},
+                    content_type="application/json")
+    assert campaign.labels.count() == pool.items.count() == 16
+    assert len(shapes) == 1  # the same keys, lengths and headers for every image
+    text = "\n".join(seen).lower()
+    for word in ("reconstruct", "attention", "held-out", "held out", AttentionKind.BOTH.label.lower()):
+        assert word not in text, word
