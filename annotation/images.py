@@ -46,15 +46,33 @@ def strip_png(data: bytes) -> bytes:
     return b"".join(out)
 
 
+# Per process: the length of the constant-size encoding, by the chunks that fix it (IHDR, PLTE, tRNS). A stored file
+# that already has that length (creative_core writes them so) is served as it is, without decoding.
+_CONSTANT_LENGTH: dict[bytes, int] = {}
+
+
+def _layout(stripped: bytes) -> bytes:
+    """Every chunk but the pixel data (IDAT), which is all the constant-size encoding's length depends on."""
+    out, pos = [], len(PNG_SIGNATURE)
+    while pos + 8 <= len(stripped):
+        (length,) = struct.unpack(">I", stripped[pos : pos + 4])
+        if stripped[pos + 4 : pos + 8] != b"IDAT":
+            out.append(stripped[pos : pos + 12 + length])
+        pos += 12 + length
+    return b"".join(out)
+
+
 def constant_size_png(data: bytes) -> bytes:
     """The same pixels as an uncompressed, non-interlaced PNG with only critical chunks: its byte length depends on
     the width, height and mode alone, whatever wrote the file and however well its content compresses. (A length
     that follows the content tells training images from generated ones, and low-active samples from regular ones.)
-    creative_core writes files this way already; re-encoding here also covers files written otherwise."""
-    if not data.startswith(PNG_SIGNATURE):
-        raise BadImage("not a PNG file")
+    creative_core writes files this way already; re-encoding here covers files written otherwise."""
+    stripped = strip_png(data)
+    layout = _layout(stripped)
+    if _CONSTANT_LENGTH.get(layout) == len(stripped):
+        return stripped
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(stripped)) as im:
             im.load()
             # Pillow would carry an ICC profile or EXIF over from the source; keep only what draws the pixels.
             im.info = {k: v for k, v in im.info.items() if k == "transparency"}
@@ -62,7 +80,9 @@ def constant_size_png(data: bytes) -> bytes:
             im.save(buf, format="PNG", optimize=False, compress_level=0)
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadImage(f"unreadable PNG: {exc}") from exc
-    return strip_png(buf.getvalue())
+    out = strip_png(buf.getvalue())
+    _CONSTANT_LENGTH[layout] = len(out)
+    return out
 
 
 def stored_png(field: FieldFile) -> bytes:

@@ -117,3 +117,18 @@ def test_it_serves_every_image_of_one_size_at_one_length(primed, annotator):
     assert all(b"iCCP" not in b and b"tEXt" not in b for b in served)
     pixels = {Image.open(io.BytesIO(b)).tobytes() for b in served}
     assert noisy.tobytes() in pixels and flat.tobytes() in pixels  # same pixels, only the encoding changed
+
+
+def test_it_serves_constant_size_files_as_they_are():
+    noisy, flat = Image.effect_noise((30, 20), 80).convert("RGB"), Image.new("RGB", (30, 20), (1, 2, 3))
+    encoded = {}
+    for name, image in (("noisy", noisy), ("flat", flat)):
+        for level in (9, 0):
+            buf = io.BytesIO()
+            image.save(buf, format="PNG", compress_level=level)
+            encoded[name, level] = buf.getvalue()
+    assert len(encoded["noisy", 9]) != len(encoded["flat", 9])
+    out = {key: constant_size_png(data) for key, data in encoded.items()}
+    assert len({len(b) for b in out.values()}) == 1
+    assert out["flat", 0] == encoded["flat", 0] and out["noisy", 0] == encoded["noisy", 0]  # already constant-size
+    assert Image.open(io.BytesIO(out["flat", 9])).tobytes() == flat.tobytes()
