@@ -14,6 +14,7 @@ from .images import image_grid, to_png_bytes
 from .layers import hidden_layer_names, layer_size, resolve_layer
 from .metrics import OptimisedDr, dr_amortised, dr_optimised
 from .models import MLPVAE, ConvVAE, build_model
+from .reconstruct import reconstruct
 from .sampling import Samples, generate
 from .schemes import SCHEME_NAMES, Scheme, check_schemes, make_scheme, scheme_defaults
 from .training import Trained, train
@@ -24,4 +25,5 @@ __all__ = [
     "ActivationProfile", "save_checkpoint", "load_checkpoint", "Checkpoint", "generate", "Samples", "dr_amortised",
     "dr_optimised", "OptimisedDr", "to_png_bytes", "image_grid", "Cancelled", "CheckpointError", "DataError",
     "MLPVAE", "ConvVAE", "build_model", "hidden_layer_names", "resolve_layer", "layer_size", "check_schemes",
+    "reconstruct",
 ]

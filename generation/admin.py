@@ -20,7 +20,17 @@ from config.admin import FreezingAdmin, ResearchersOnlyAdmin
 from config.roles import is_researcher
 
 from . import services
-from .models import MAX_SEED, GenerationJob, JobStatus, PoolBuild, PoolItem, Sample, SamplePool, TrainedModel
+from .models import (
+    MAX_SEED,
+    AttentionKind,
+    GenerationJob,
+    JobStatus,
+    PoolBuild,
+    PoolItem,
+    Sample,
+    SamplePool,
+    TrainedModel,
+)
 
 # "status" and "progress" are shown once, by the live bar (progress_display), so the page never says two things.
 WORKER_FIELDS = ["progress_display", "error", "device", "task_id", "heartbeat_at", "started_at", "finished_at"]
@@ -168,8 +178,15 @@ class JobForm(forms.ModelForm):
 class PoolForm(forms.Form):
     """Every number bounded, so nothing absurd reaches a worker: the bounds of the job come from pool_problems."""
 
-    attention_checks = forms.IntegerField(min_value=0, initial=0, help_text="Training images mixed in (at most the "
-                                          "pool's generated images and the training set).")
+    attention_checks = forms.IntegerField(
+        min_value=0, initial=0, help_text='Images mixed in whose expected label is "not novel or creative" (at most '
+        "the pool's generated images, and the images of the data set they come from).")
+    attention_kind = forms.ChoiceField(
+        label="Attention checks show", choices=AttentionKind.choices, initial=AttentionKind.RECONSTRUCTION,
+        required=False,  # a script that leaves it out gets the default
+        help_text="Raw training images look sharper than generated ones, so annotators can spot them; "
+                  "reconstructions of held-out images (encoder mean, regular decoding) look like the pool.",
+    )
     seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=0, help_text="Which samples are drawn, and "
                               "the order: 0 to 2**32 - 1.")
     name = forms.CharField(required=False, max_length=200)
@@ -181,7 +198,10 @@ class PoolForm(forms.Form):
             min_value=1, max_value=job.samples_per_scheme, initial=min(125, job.samples_per_scheme),
             help_text=f"Samples of each scheme in the pool, at most the job's {job.samples_per_scheme:,}. The paper "
             "had about 500 images per data set in all (e.g. 125 per scheme).")
-        self.order_fields(["per_scheme", "attention_checks", "seed", "name"])
+        self.order_fields(["per_scheme", "attention_checks", "attention_kind", "seed", "name"])
+
+    def clean_attention_kind(self) -> str:
+        return self.cleaned_data.get("attention_kind") or AttentionKind.RECONSTRUCTION
 
     def clean(self):
         data = super().clean()
@@ -190,10 +210,9 @@ class PoolForm(forms.Form):
         problems = services.pool_problems(self.job, per_scheme=data["per_scheme"], seed=data["seed"],
                                           attention_checks=data["attention_checks"])
         if not problems and data["attention_checks"]:
-            size = services.training_set_size(self.job)
-            if size is not None and data["attention_checks"] > size:
-                problems["attention_checks"] = (f"The training set has {size:,} images: ask for at most that many "
-                                                "attention checks.")
+            problem = services.attention_supply_problem(self.job, data["attention_checks"], data["attention_kind"])
+            if problem:
+                problems["attention_checks"] = problem
         for field, problem in problems.items():
             self.add_error(None if field == "__all__" else field, problem)
         return data
@@ -307,8 +326,8 @@ class PoolItemInline(admin.TabularInline):
 
 @admin.register(SamplePool)
 class SamplePoolAdmin(ResearchersOnly):
-    list_display = ["name", "job", "per_scheme", "seed", "created_at"]
-    readonly_fields = ["job", "per_scheme", "seed", "created_at"]
+    list_display = ["name", "job", "per_scheme", "attention_kind", "seed", "created_at"]
+    readonly_fields = ["job", "per_scheme", "attention_kind", "seed", "created_at"]
     fields = ["name", *readonly_fields]
     inlines = [PoolItemInline]
 
@@ -320,11 +339,11 @@ class SamplePoolAdmin(ResearchersOnly):
 class PoolBuildAdmin(ResearchersOnly):
     """Pool builds are made by "Build a sample pool" on a job's page; here they are followed and cancelled."""
 
-    list_display = ["__str__", "job", "per_scheme", "attention_checks", "seed", "list_progress", "created_by",
-                    "created_at"]
+    list_display = ["__str__", "job", "per_scheme", "attention_checks", "attention_kind", "seed", "list_progress",
+                    "created_by", "created_at"]
     list_filter = ["status"]
     readonly_fields = ["job", "progress_display", "pool_link", "error", "name", "per_scheme", "attention_checks",
-                       "seed", "created_by", "created_at", "device", "task_id", "heartbeat_at", "started_at",
+                       "attention_kind", "seed", "created_by", "created_at", "device", "task_id", "heartbeat_at", "started_at",
                        "finished_at"]
     fields = readonly_fields
     change_form_template = "admin/generation/poolbuild/change_form.html"

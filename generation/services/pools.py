@@ -27,6 +27,7 @@ from django.utils import timezone
 from ..models import (
     ACTIVE_STATUSES,
     MAX_SEED,
+    AttentionKind,
     GenerationJob,
     JobStatus,
     PoolBuild,
@@ -73,15 +74,31 @@ def pool_problems(job: GenerationJob, *, per_scheme: int, seed: int, attention_c
     return problems
 
 
-def training_set_size(job: GenerationJob) -> int | None:
-    """How many training images attention checks can be drawn from (None when the data cannot be loaded here)."""
+def training_set_size(job: GenerationJob, train: bool = True) -> int | None:
+    """How many images of the model's data set (its training split, else its held-out test split) attention checks
+    can be drawn from; None when the data cannot be loaded here."""
     import creative_core as cc
 
     model = job.trained_model
     try:
-        return len(cc.load_dataset(model.dataset_name, train=True, root=settings.DATA_ROOT))  # type: ignore[arg-type]
+        return len(cc.load_dataset(model.dataset_name, train=train, root=settings.DATA_ROOT))  # type: ignore[arg-type]
     except (cc.DataError, ValueError, OSError):
         return None
+
+
+def attention_supply_problem(job: GenerationJob, n: int, kind: str) -> str:
+    """Why the data set cannot supply n attention checks of this kind ("" when it can, or cannot be told here)."""
+    from .. import attention
+
+    try:
+        n_raw, n_rec = attention.split(kind, n)
+    except JobError as exc:
+        return str(exc)
+    for wanted, train, what in ((n_raw, True, "training images"), (n_rec, False, "held-out (test) images")):
+        size = training_set_size(job, train) if wanted else None
+        if size is not None and wanted > size:
+            return f"The data set has {size:,} {what}: ask for at most that many of them as attention checks."
+    return ""
 
 
 def check_pool_request(job: GenerationJob, *, per_scheme: int, seed: int, attention_checks: int) -> None:
@@ -116,24 +133,29 @@ def _draw(results: Results, per_scheme: int, n: int, rng: np.random.Generator) -
 
 
 def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
-               attention_checks: int = 0) -> SamplePool:
+               attention_checks: int = 0, attention_kind: str = AttentionKind.RECONSTRUCTION) -> SamplePool:
     """A pool of per_scheme samples of each scheme (plus attention checks: training images), shuffled together,
     built in this process."""
     staging = staging_root() / f"sync-{new_public_id()}"
     try:
         return _build(job, per_scheme=per_scheme, seed=seed, name=name, attention_checks=attention_checks,
-                      staging=staging)
+                      attention_kind=attention_kind, staging=staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def launch_pool_build(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
-                      attention_checks: int = 0, user=None) -> PoolBuild:
+                      attention_checks: int = 0, attention_kind: str = AttentionKind.RECONSTRUCTION,
+                      user=None) -> PoolBuild:
     """A PoolBuild row for the request, queued on the "default" queue; JobError when the request is out of bounds."""
+    from .. import attention
+
     job.refresh_from_db()
     check_pool_request(job, per_scheme=per_scheme, seed=seed, attention_checks=attention_checks)
+    attention.split(attention_kind, attention_checks)  # an unknown kind is refused here
     build = PoolBuild.objects.create(job=job, per_scheme=per_scheme, seed=seed, name=name,
-                                     attention_checks=attention_checks, created_by=user)
+                                     attention_checks=attention_checks, attention_kind=attention_kind,
+                                     created_by=user)
     send("build_pool_task", build)
     return build
 
@@ -155,7 +177,8 @@ def run_pool_build(build_id: int) -> None:
 
     try:
         _build(build.job, per_scheme=build.per_scheme, seed=build.seed, name=build.name,
-               attention_checks=build.attention_checks, staging=staging, progress=lambda f: beat(build, f),
+               attention_checks=build.attention_checks, attention_kind=build.attention_kind, staging=staging,
+               progress=lambda f: beat(build, f),
                before_commit=succeed)
     except Stopped:
         log.info("pool build %s stopped: %s", build.pk, PoolBuild.objects.get(pk=build.pk).status)
@@ -166,15 +189,18 @@ def run_pool_build(build_id: int) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attention_checks: int, staging: Path,
-           progress: Callable[[float], None] = lambda _f: None,
+def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attention_checks: int, attention_kind: str,
+           staging: Path, progress: Callable[[float], None] = lambda _f: None,
            before_commit: Callable[[SamplePool], None] = lambda _p: None) -> SamplePool:
     import torch
 
     import creative_core as cc
 
+    from .. import attention
+
     job.refresh_from_db()
     check_pool_request(job, per_scheme=per_scheme, seed=seed, attention_checks=attention_checks)
+    attention.split(attention_kind, attention_checks)  # an unknown kind fails before any work
     results = Results.load(job)
     rng = np.random.default_rng(seed)
     drawn = _draw(results, per_scheme, job.samples_per_scheme, rng)
@@ -212,24 +238,18 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
                 staged.append(sample)
         progress(0.02 + 0.6 * (k + 1) / len(drawn))
 
-    # 2. Attention checks: training images, looking like the pool (same size and channels).
+    # 2. Attention checks of the pool's kind (generation/attention.py), written like the pool's images.
     checks: list[PoolItem] = []
     check_png: dict[str, bytes] = {}
     if attention_checks:
-        model_row = job.trained_model
-        shape = (model_row.metrics or {}).get("input_shape") or [3, 64, 64]
-        try:
-            pictures = cc.training_images(model_row.dataset_name, attention_checks, seed=seed,
-                                          root=settings.DATA_ROOT, image_size=shape[-1], channels=shape[0])
-        except cc.DataError as exc:
-            raise JobError(f"Training images for attention checks cannot be loaded: {exc}") from exc
-        if len(pictures) < attention_checks:
-            raise JobError(f"The training set has only {len(pictures)} images: ask for at most that many attention "
-                           f"checks, not {attention_checks}.")
-        for picture in pictures:
+        pngs = attention.check_images(job, attention_checks, kind=attention_kind, seed=seed, device=device)
+        if len(pngs) < attention_checks:
+            raise JobError(f"The data set gives only {len(pngs)} images for attention checks: ask for at most that "
+                           f"many, not {attention_checks}.")
+        for png in pngs:
             item = PoolItem(position=0)
             item.attention_image.name = f"pool-items/{item.public_id}.png"
-            check_png[item.attention_image.name] = cc.to_png_bytes(picture)
+            check_png[item.attention_image.name] = png
             checks.append(item)
     progress(0.7)
 
@@ -272,7 +292,7 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
                                                 "dr_converged", "image"])
             samples = list(Sample.objects.filter(drawn_q, job=job))
             pool = SamplePool.objects.create(job=job, name=name or f"Pool of job {job.pk} (seed {seed})",
-                                             per_scheme=per_scheme, seed=seed)
+                                             per_scheme=per_scheme, seed=seed, attention_kind=attention_kind)
             entries: list[Sample | PoolItem] = [*samples, *checks]
             items = []
             for position, k in enumerate(rng.permutation(len(entries)).tolist()):

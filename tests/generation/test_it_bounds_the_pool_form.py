@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from generation import services
 from generation.models import GenerationJob, JobStatus, PoolBuild, PoolItem, Sample, SamplePool
+from generation.services import pools
 from tests.factories import PASSWORD
 from tests.generation.conftest import make_job
 
@@ -61,12 +62,12 @@ def test_it_refuses_an_absurd_number_in_the_form(rita, finished_job, field, valu
 
 
 def test_it_refuses_more_attention_checks_than_the_training_set(rita, finished_job, monkeypatch):
-    monkeypatch.setattr(services, "training_set_size", lambda job: 3)
+    monkeypatch.setattr(pools, "training_set_size", lambda job, train=True: 3)
     before = media_files()
     response = rita.post(reverse("admin:generation_generationjob_pool", args=[finished_job.pk]),
                          {"per_scheme": 2, "attention_checks": 4, "seed": 0})
     assert response.status_code == 200
-    assert "The training set has 3 images" in response.content.decode()
+    assert "The data set has 3 held-out (test) images" in response.content.decode()
     assert_nothing_made(before)
 
 
