@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -18,8 +19,13 @@ from tests.generation.conftest import SCHEMES, make_job
 
 def media_files() -> set[str]:
     root = Path(settings.MEDIA_ROOT)
-    return {str(p.relative_to(root)) for sub in ("samples", "pool-items", "staging") if (root / sub).exists()
+    return {str(p.relative_to(root)) for sub in ("samples", "pool-items") if (root / sub).exists()
             for p in (root / sub).rglob("*") if p.is_file()}
+
+
+def staged_files() -> set[str]:
+    root = Path(settings.MEDIA_ROOT) / "staging"
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
 def finished(model, n: int = 10) -> GenerationJob:
@@ -34,6 +40,7 @@ def assert_nothing_kept(job: GenerationJob, before: set[str]) -> None:
     assert not SamplePool.objects.filter(job=job).exists() and not PoolItem.objects.exists()
     assert not Sample.objects.filter(job=job).exists()
     assert media_files() == before
+    assert staged_files() == set()
 
 
 @pytest.mark.django_db
@@ -99,6 +106,7 @@ def test_the_sweep_fails_a_dead_build_and_removes_its_staging_folder(ready_model
     assert dead.status == JobStatus.FAILED and "Build the pool again" in dead.error
     left = {p.name for p in pools.staging_root().iterdir()}
     assert f"build-{live.pk}" in left and f"build-{dead.pk}" not in left and f"build-{ended.pk}" not in left
+    shutil.rmtree(pools.staging_root() / f"build-{live.pk}")
 
 
 @pytest.mark.django_db
