@@ -20,7 +20,7 @@ from .images import image_grid, to_png_bytes
 from .metrics import dr_amortised, dr_optimised
 from .reproduce import format_table, reproduce
 from .sampling import generate
-from .schemes import SCHEME_NAMES, make_scheme
+from .schemes import ALL_SCHEME_NAMES, make_scheme
 from .training import train
 
 
@@ -76,7 +76,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     ck = load_checkpoint(a.checkpoint, device=a.device)
     scheme = make_scheme(a.scheme, **dict(a.param or []))
     s = generate(ck.model, ck.profile, scheme, a.n, seed=a.seed, start=a.start, batch_size=a.batch_size,
-                 progress=not a.quiet, layer=_layer(a.layer))
+                 progress=not a.quiet, layer=_layer(a.layer), dataset=ck.meta.get("dataset"), root=a.root)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"scheme": s.scheme, "params": s.params, "images": s.images, "z": s.z, "units": s.units,
@@ -167,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
     common(g)
     dev(g)
     g.add_argument("--checkpoint", required=True)
-    g.add_argument("--scheme", required=True, choices=SCHEME_NAMES)
+    g.add_argument("--scheme", required=True, choices=ALL_SCHEME_NAMES)
     g.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE", help="scheme parameter")
     g.add_argument("-n", "--n", type=int, default=100)
     g.add_argument("--seed", type=int, default=0)

@@ -213,8 +213,11 @@ def _poller(row: TrainedModel | GenerationJob) -> Callable[[], bool]:
     return should_stop
 
 
-def train_model(trained_model_id: int) -> None:
-    """Train, profile and save a model (in a worker, or synchronously from a command or a test)."""
+def train_model(trained_model_id: int, *, batch_size: int | None = None) -> None:
+    """Train, profile and save a model (in a worker, or synchronously from a command or a test).
+
+    `batch_size`: the training batch (default: creative_core's); the demo passes its own.
+    """
     import creative_core as cc
 
     row = _claim(TrainedModel, trained_model_id)
@@ -225,6 +228,7 @@ def train_model(trained_model_id: int) -> None:
         trained = cc.train(
             row.dataset_name, epochs=row.epochs, seed=row.seed, latent_dim=row.latent_dim, arch=row.architecture,
             limit=row.train_limit, device=row.device, root=settings.DATA_ROOT, progress=False,
+            **({"batch_size": batch_size} if batch_size else {}),
             on_epoch=lambda epoch, epochs, _m: _beat(row, 0.9 * epoch / epochs), should_stop=_poller(row),
         )
         profile = cc.profile(trained.model, row.dataset_name, layer=row.profile_layer or None, limit=row.train_limit,
@@ -400,7 +404,8 @@ def _run(job: GenerationJob) -> None:
         for s_i, (name, scheme) in enumerate(zip(names, schemes, strict=True)):
             t = time.monotonic()
             out = cc.generate(model, profile, scheme, count, seed=job.seed, batch_size=bs, device=job.device,
-                              progress=False, start=start)
+                              progress=False, start=start, dataset=job.trained_model.dataset_name,
+                              root=settings.DATA_ROOT, limit=job.trained_model.train_limit)
             t1 = time.monotonic()
             timings["generate"] += t1 - t
             dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
