@@ -45,3 +45,19 @@ def pvalue(value: float | None) -> str:
 @register.filter
 def index(sequence, i: int):
     return sequence[i]
+
+
+@register.filter
+def lookup(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    return DASH if value is None else f"{value * 100:+.{int(digits)}f} pts"
+
+
+@register.filter
+def signed_ci(value) -> str:
+    """An interval of a difference of shares, in percentage points."""
+    return "" if value is None else f"[{value.low * 100:+.1f}, {value.high * 100:+.1f}]"
