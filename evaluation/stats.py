@@ -270,6 +270,7 @@ def two_way_bootstrap(
     seed: int = 0,
     confidence: float = 0.95,
     chunk: int = 100,
+    weights: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TwoWayBootstrap:
     """Percentile intervals that resample annotators and images together (Owen's pigeonhole bootstrap).
 
@@ -279,7 +280,8 @@ def two_way_bootstrap(
     intervals that are too narrow. An image's votes change with the draw, so its threshold is kept in proportion
     (t * resampled votes / its votes: with every weight 1 that is the rule itself). Kappa and alpha leave out
     the pairs of an annotator drawn twice with itself. `groups` maps a name to a boolean mask over the images.
-    Everything is matrix products over chunks of resamples: one pass for all the figures.
+    Everything is matrix products over chunks of resamples: one pass for all the figures. `weights` (image
+    weights (B, images), annotator weights (B, annotators)) replaces the random draw, for the tests.
     """
     policy = TiePolicy(tie_policy)
     items = np.asarray(items, dtype=np.int64)
@@ -290,8 +292,12 @@ def two_way_bootstrap(
     rng = np.random.default_rng(seed)
     if n_items == 0 or n_annotators == 0:
         return TwoWayBootstrap(0, seed, {name: GroupBootstrap((None,) * N_LABELS, None, None, None) for name in groups}, {})
-    image_w = rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=resamples).astype(float)
-    annot_w = rng.multinomial(n_annotators, np.full(n_annotators, 1 / n_annotators), size=resamples).astype(float)
+    if weights is not None:
+        image_w, annot_w = (np.asarray(w, dtype=float) for w in weights)
+        resamples = len(image_w)
+    else:
+        image_w = rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=resamples).astype(float)
+        annot_w = rng.multinomial(n_annotators, np.full(n_annotators, 1 / n_annotators), size=resamples).astype(float)
     ones = np.ones(len(labels))
     # (items, annotators) incidence per label: the resampled vote table is one product per label.
     by_label = [
