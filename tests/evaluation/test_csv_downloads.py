@@ -83,6 +83,14 @@ def test_it_round_trips_the_summary(setup):
     assert int(rows["regular"]["threshold"]) == 3
     assert int(rows["regular"]["job_seed"]) == 11
     assert float(rows["regular"]["l1_vs_low_active_p_fisher"]) == report.tests[0].p_value
+    # The counts behind each figure, Dawid-Skene's fit, the tests that do not condition on consensus.
+    assert (rows["regular"]["fleiss_kappa_images"], rows["regular"]["fleiss_kappa_votes"]) == ("2", "18")
+    assert rows["regular"]["fleiss_kappa"] == "" and "kappa is shown from 10" in rows["regular"]["fleiss_kappa_note"]
+    assert (rows["low_active"]["krippendorff_alpha_images"], rows["low_active"]["krippendorff_alpha_votes"]) == ("3", "23")
+    assert rows["low_active"]["ds_iterations"] != "" and rows["low_active"]["ds_converged"] in ("true", "false")
+    assert rows["regular"]["l1_share_vs_low_active_p_permutation"] != ""
+    assert float(rows["regular"]["no_consensus_share"]) == 0.5
+    assert (rows["regular"]["several_reach_threshold"], rows["regular"]["tied_for_most"]) == ("1", "1")
 
 
 def test_it_round_trips_the_consensus_per_image(setup):

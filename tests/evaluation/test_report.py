@@ -147,6 +147,43 @@ def test_it_can_treat_inconclusive_votes_as_abstentions(db):
     assert (abstain.n_images, abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (3, 1, 2, 3)
     assert {r.scheme: r for r in report.schemes}["regular"].n_unlabelled == 0
     assert dict(report.parameters())["inconclusive"].startswith("abstain:")
+    # The chance baseline follows the setting: every image has 9 votes cast, L4 is left out before the rule.
+    assert [round(p, 4) for p in report.chance.labels] == [0.2458, 0.2458, 0.2458, 0.0]
+    assert round(report.chance.none, 4) == 0.2625 and report.chance.reach[3] == 0.0
+    # Kappa needs all 9 votes on an image: under abstain no regular image has them, and the page says so.
+    agreement = {r.scheme: r for r in report.schemes}["regular"].agreement
+    assert agreement.kappa is None and agreement.kappa_images == 0 and agreement.headline == "alpha"
+    assert (agreement.alpha_images, agreement.alpha_votes) == (2, 8)
+
+
+def test_it_counts_ties_for_the_most_apart_from_several_labels_reaching_the_threshold(db):
+    votes = {"regular": [[4, 3, 2, 0], [5, 3, 1, 0], [3, 3, 3, 0], [4, 4, 1, 0], [3, 3, 2, 1], [9, 0, 0, 0]]}
+    campaign, _ = build_campaign(votes, make_annotators(9))
+    f = build_report(campaign).schemes[0].fractions
+    assert (f.n_several, f.n_tied_top) == (5, 3)  # 4/3/2 and 5/3/1 are resolved by plurality: not tied for the most
+    assert f.n_no_consensus == 3
+
+
+def test_it_fits_dawid_skene_per_scheme_over_the_consensus_images(db):
+    votes = {"regular": [[0, 0, 9, 0], [1, 0, 8, 0], [3, 3, 3, 0]], "low_active": [[9, 0, 0, 0], [7, 2, 0, 0]]}
+    campaign, _ = build_campaign(votes, make_annotators(9), summary={})
+    report = build_report(campaign)
+    rows = {r.scheme: r for r in report.schemes}
+    regular = rows["regular"]
+    # The fractions are over the two regular images with a consensus (the 3/3/3 image has none) ...
+    assert sum(regular.ds_counts) == regular.fractions.n_consensus == 2
+    assert regular.ds_fractions[2] == 1.0
+    # ... and each scheme has its own fit, with its iterations and convergence.
+    assert regular.ds_iterations >= 1 and regular.ds_converged is True
+    assert sum(rows["low_active"].ds_all_fractions) == pytest.approx(1.0)  # over both labelled low-active images
+    assert "regular" in dict(report.parameters())["Dawid-Skene"]
+
+
+def test_it_names_the_kind_of_attention_checks(db):
+    campaign, _ = build_campaign({"regular": [[0, 0, 9, 0]]}, make_annotators(9))
+    expected = ("VAE reconstructions" if getattr(campaign.pool, "attention_kind", "training") == "reconstruction"
+                else "training images")
+    assert expected in build_report(campaign).attention_kind
 
 
 def test_it_ignores_summary_entries_that_are_not_schemes(db):
