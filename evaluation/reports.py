@@ -333,13 +333,13 @@ def _l1_shares(table: np.ndarray, schemes: np.ndarray, names: list[str]) -> dict
 
 
 def _sensitivity(
-    tables: dict[str, np.ndarray], schemes: np.ndarray, names: list[str], settings: ReportSettings,
+    tables: dict[str, np.ndarray], schemes: np.ndarray, names: list[str], settings: ReportSettings, inference: bool,
 ) -> list[SensitivityRow]:
     """Every tie policy x treatment of "inconclusive", the primary analysis first."""
     baselines = [n for n in names if n != TARGET_SCHEME]
     share_tests = {
         inconclusive: stats.l1_share_tests(_l1_shares(table, schemes, names), TARGET_SCHEME, baselines,
-                                           seed=PERMUTATION_SEED) if TARGET_SCHEME in names else []
+                                           seed=PERMUTATION_SEED) if TARGET_SCHEME in names and inference else []
         for inconclusive, table in tables.items()
     }
     rows = []
@@ -359,7 +359,9 @@ def _sensitivity(
     return rows
 
 
-def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> Report:
+def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, inference: bool = True) -> Report:
+    """The report of a campaign. `inference=False` skips the bootstrap and the permutation tests (their intervals
+    and p-values are left empty): for the files that show none of them (consensus, labels, annotators)."""
     settings = settings or ReportSettings.for_campaign(campaign)
     pool = campaign.pool
     job = pool.job
@@ -442,7 +444,7 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
     # One two-way bootstrap for every interval of the primary analysis.
     baselines = [name for name in scheme_names if name != TARGET_SCHEME]
     voters, k_voters = np.unique(k_users, return_inverse=True)
-    boot = stats.two_way_bootstrap(
+    boot = stats.TwoWayBootstrap(0, BOOTSTRAP_SEED, {}, {}) if not inference else stats.two_way_bootstrap(
         k_items, k_voters, k_labels, n, len(voters), {**masks, "all": np.ones(n, dtype=bool)},
         raters=expected, threshold=settings.threshold, tie_policy=settings.tie_policy, target=TARGET_SCHEME,
         baselines=tuple(baselines), resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, confidence=settings.confidence,
@@ -469,7 +471,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
     abstained[:, LABEL_INDEX[INCONCLUSIVE]] = 0
     chance = stats.chance_baseline(cast.sum(axis=1), settings.threshold, settings.tie_policy,
                                    abstain=settings.abstain_inconclusive, default_raters=expected)
-    sensitivity = _sensitivity({"label": cast, "abstain": abstained}, image_schemes, scheme_names, settings)
+    sensitivity = _sensitivity({"label": cast, "abstain": abstained}, image_schemes, scheme_names, settings,
+                               inference)
     primary = sensitivity[0]
     has_target = TARGET_SCHEME in scheme_names
     tests = primary.tests if has_target else []

@@ -60,7 +60,8 @@ def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
     if kind not in csv_export.KINDS:
         raise Http404
     campaign = _campaign(campaign_id)
-    body = csv_export.render(csv_export.KINDS[kind](build_report(campaign)))
+    # Only the summary carries intervals and tests: the other files skip the resampling.
+    body = csv_export.render(csv_export.KINDS[kind](build_report(campaign, inference=kind == "summary")))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{kind}.csv"'
     return response
