@@ -82,3 +82,23 @@ def test_it_tests_the_share_of_l1_votes_without_conditioning_on_consensus():
     assert rows["regular"].mean == pytest.approx(low.mean()) and rows["regular"].baseline_n == 6
     p = sorted([rows["regular"].p_value, rows["noisy"].p_value])
     assert rows["regular"].p_holm == pytest.approx(min(1, 2 * p[0]) if rows["regular"].p_value == p[0] else max(min(1, 2 * p[0]), p[1]))
+
+
+def test_it_samples_permutations_when_there_are_too_many_to_enumerate():
+    import itertools
+
+    import numpy as np
+
+    from evaluation.stats import permutation_p_value
+
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(2, 8, 10) / 9, rng.integers(0, 6, 10) / 9  # 184,756 splits: more than 9,999
+    pooled = np.concatenate([x, y])
+    chosen = np.array(list(itertools.combinations(range(20), 10)))
+    sums = pooled[chosen].sum(axis=1)
+    diffs = sums / 10 - (pooled.sum() - sums) / 10
+    observed = x.mean() - y.mean()
+    exact = min(1.0, 2 * min((diffs >= observed - 1e-12).mean(), (diffs <= observed + 1e-12).mean()))
+    sampled = permutation_p_value(x, y, seed=0)
+    assert abs(sampled - exact) < 4 * np.sqrt(exact * (1 - exact) / 9999) + 2e-4  # within Monte Carlo error
+    assert permutation_p_value(x, y, seed=0) == sampled  # seeded
