@@ -307,10 +307,9 @@ def two_way_bootstrap(
     incidence = sum(by_label)
     complete = votes == raters
     pairable = votes >= 2
-    fr = {name: np.full((resamples, N_LABELS), np.nan) for name in groups}
-    nc = {name: np.full(resamples, np.nan) for name in groups}
-    kp = {name: np.full(resamples, np.nan) for name in groups}
-    al = {name: np.full(resamples, np.nan) for name in groups}
+    member = np.stack([np.asarray(mask, dtype=float) for mask in groups.values()], axis=1)  # (items, groups)
+    fr = np.full((resamples, len(groups), N_LABELS), np.nan)
+    nc, kp, al = (np.full((resamples, len(groups)), np.nan) for _ in range(3))
     with np.errstate(divide="ignore", invalid="ignore"):
         threshold_share = np.where(votes > 0, threshold / votes, np.inf)
         for start in range(0, resamples, chunk):
@@ -327,42 +326,43 @@ def two_way_bootstrap(
             agree = np.where(pairs > 0, (squares - self_pairs) / pairs, np.nan)
             disagree = np.where(pairs > 0, (m * m - squares) * m / pairs, 0.0)
             onehot = (decided[..., None] == np.arange(N_LABELS)).astype(float)
+            valid = np.isfinite(agree)
+            wk = w * complete  # Fleiss' kappa: the images with all their votes (pairs of distinct annotators)
+            wa = w * pairable  # Krippendorff's alpha: the images with two votes or more
 
-            def weighted_sum(weights: np.ndarray, per_image: np.ndarray) -> np.ndarray:
-                return np.matmul(weights[:, None, :], per_image)[:, 0]  # (b, 4): sum_i weights[b, i] * per_image[b, i]
+            def by_group(per_image: np.ndarray) -> np.ndarray:
+                """Sums over each group's images: (b, items[, 4]) -> (b, groups[, 4]), one matrix product."""
+                if per_image.ndim == 2:
+                    return per_image @ member
+                return np.matmul(per_image.transpose(0, 2, 1), member).transpose(0, 2, 1)
 
-            for name, mask in groups.items():
-                wg = w * mask
-                counts = weighted_sum(wg, onehot)
-                n_cons = counts.sum(axis=1)
-                fr[name][start:start + chunk] = counts / n_cons[:, None]
-                nc[name][start:start + chunk] = 1 - n_cons / wg.sum(axis=1)
-                # Fleiss' kappa over the images with all their votes (pairs of distinct annotators).
-                wk = wg * complete
-                valid = np.isfinite(agree)
-                p_bar = (wk * np.where(valid, agree, 0)).sum(axis=1) / (wk * valid).sum(axis=1)
-                p_cat = weighted_sum(wk, table) / (wk * m).sum(axis=1)[:, None]
-                p_e = (p_cat**2).sum(axis=1)
-                kp[name][start:start + chunk] = (p_bar - p_e) / (1 - p_e)
-                # Nominal Krippendorff's alpha over the images with two votes or more.
-                wa = wg * pairable
-                n_c = weighted_sum(wa, table)
-                n = n_c.sum(axis=1)
-                al[name][start:start + chunk] = 1 - (n - 1) * (wa * disagree).sum(axis=1) / (n * n - (n_c**2).sum(axis=1))
+            counts = by_group(w[..., None] * onehot)  # (b, g, 4)
+            n_cons = counts.sum(axis=2)
+            p_bar = by_group(wk * np.where(valid, agree, 0)) / by_group(wk * valid)
+            p_cat = by_group(wk[..., None] * table) / by_group(wk * m)[..., None]
+            p_e = (p_cat**2).sum(axis=2)
+            n_c = by_group(wa[..., None] * table)
+            n = n_c.sum(axis=2)
+            rows = slice(start, start + chunk)
+            fr[rows] = counts / n_cons[..., None]
+            nc[rows] = 1 - n_cons / (w @ member)
+            kp[rows] = (p_bar - p_e) / (1 - p_e)
+            al[rows] = 1 - (n - 1) * by_group(wa * disagree) / (n * n - (n_c**2).sum(axis=2))
     out = {
         name: GroupBootstrap(
-            fractions=tuple(percentile_interval(fr[name][:, k], confidence) for k in range(N_LABELS)),
-            no_consensus=percentile_interval(nc[name], confidence),
-            kappa=percentile_interval(kp[name], confidence),
-            alpha=percentile_interval(al[name], confidence),
+            fractions=tuple(percentile_interval(fr[:, g, k], confidence) for k in range(N_LABELS)),
+            no_consensus=percentile_interval(nc[:, g], confidence),
+            kappa=percentile_interval(kp[:, g], confidence),
+            alpha=percentile_interval(al[:, g], confidence),
         )
-        for name in groups
+        for g, name in enumerate(groups)
     }
     differences = {}
     if target in groups:
+        names = list(groups)
         for name in baselines:
             if name in groups:
-                diff = fr[target][:, 0] - fr[name][:, 0]
+                diff = fr[:, names.index(target), 0] - fr[:, names.index(name), 0]
                 differences[name] = percentile_interval(diff, confidence)
     return TwoWayBootstrap(resamples, seed, out, differences)
 
