@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from config.roles import is_annotator, is_researcher
 
-from . import access, services
+from . import access, panel, services
 from .access import campaign_for_annotator, campaign_for_viewer
 from .images import BadImage, priming_png, stored_png
 from .models import LabelValue, Priming
@@ -74,7 +74,8 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
             "labels": reverse("annotation_api:submit", args=[campaign.pk]),
             "undo": reverse("annotation_api:undo", args=[campaign.pk]),
             "progress": reverse("annotation_api:progress", args=[campaign.pk]),
-            "done": reverse("annotation:done", args=[campaign.pk]),
+            "done": panel.finish_url(panel.session_study(request), campaign.pk)
+            or reverse("annotation:done", args=[campaign.pk]),
         },
     }
     return render(request, "annotation/label.html", context)
@@ -83,6 +84,9 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def done(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for_annotator(request.user, pk)
+    finish_url = panel.finish_url(panel.session_study(request), campaign.pk)
+    if finish_url:
+        return redirect(finish_url)
     return render(request, "annotation/done.html", {"campaign": campaign, "progress": services.progress(campaign, request.user)})
 
 

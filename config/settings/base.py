@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotation.panel.ParticipantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -213,6 +214,16 @@ WORKER_DEVICE_CHECK = env.bool("WORKER_DEVICE_CHECK", default=True)
 # The health endpoint waits this long for a worker to answer a ping.
 HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=1.0)
 
+# The cache shared by every web process (rate limits must count across all of them): Redis where there is one
+# (CACHE_URL, else a redis broker's URL, with the same key prefix), else this process's memory (embedded mode:
+# one machine, and then limits count per web process).
+_cache_url = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+if _cache_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url,
+                          "KEY_PREFIX": env("CELERY_KEY_PREFIX", default="")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Security headers. Production (DEBUG off) defaults pass `manage.py check --deploy`; each one can be
 # relaxed from the environment for a plain-HTTP installation behind a trusted network.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -248,3 +259,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "default"},
     },
 }
+
+# --- annotation ---
+# New accounts made by a study link, per network address and per link (django-ratelimit's "count/period").
+# A university pool behind one address needs a higher per-address rate.
+STUDY_ENROL_RATE_PER_IP = env("STUDY_ENROL_RATE_PER_IP", default="30/h")
+STUDY_ENROL_RATE_PER_LINK = env("STUDY_ENROL_RATE_PER_LINK", default="600/h")
+# Behind a reverse proxy, the request header that holds the visitor's address (e.g. HTTP_X_REAL_IP).
+if env("RATELIMIT_IP_META_KEY", default=""):
+    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY")
