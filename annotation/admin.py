@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from config.admin import FreezingAdmin, ResearchersOnlyAdmin
-from config.roles import ANNOTATORS
+from config.roles import ANNOTATORS, is_researcher
 
 from .models import Campaign, Label, Panel, Participant, StudyLink
 from .services import ensure_slots
@@ -57,6 +57,12 @@ class StudyLinkInline(admin.StackedInline):
               "quota", "consent", "completion_url", "code_completed", "code_failed_checks", "code_no_work", "full_since"]
     readonly_fields = ["study_url", "participants", "full_since"]
     verbose_name = "study link for a participant panel"
+
+    # Access follows the researcher role, as everywhere in the admin (config.admin.ResearchersOnlyAdmin).
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_researcher(request.user)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
 
     def get_formset(self, request: HttpRequest, obj=None, **kwargs):
         self.request = request  # inline instances are made per request: the link is shown with this site's address
