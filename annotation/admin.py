@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -34,10 +35,18 @@ class CampaignForm(forms.ModelForm):
         return data
 
 
+def _https_urls(field, **kwargs):
+    """Form fields as usual; a URL typed without a scheme is taken as https (panels' pages are)."""
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
+
+
 class StudyLinkForm(forms.ModelForm):
     class Meta:
         model = StudyLink
         fields = "__all__"
+        formfield_callback = _https_urls
 
     def has_changed(self) -> bool:
         # The inline shows no empty form: one that is there was added on purpose, even with every default kept.
