@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
 from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Count, QuerySet
@@ -53,12 +54,25 @@ class StudyLinkForm(forms.ModelForm):
         return self.instance.pk is None or super().has_changed()
 
 
+class StudyLinkFormSet(BaseInlineFormSet):
+    """A campaign form posted without the study link's fields (a script, an older page) leaves the link as it is,
+    instead of failing on the missing management form."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        prefix = StudyLinkInline.prefix
+        if data is not None and f"{prefix}-TOTAL_FORMS" not in data:
+            data = data.copy()
+            data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+        super().__init__(data, *args, **kwargs)
+
+
 class StudyLinkInline(admin.StackedInline):
     """The campaign's link for panel participants: copy it from here into the panel's study settings."""
 
     model = StudyLink
     prefix = "study_link"
     form = StudyLinkForm
+    formset = StudyLinkFormSet
     extra = 0
     max_num = 1
     can_delete = True
