@@ -319,3 +319,25 @@ def test_excluding_a_participant_leaves_them_out_of_the_report(study):
     report = build_report(study.campaign)
     assert len(report.excluded) == 1
     assert all(a.excluded for a in report.annotators)
+
+
+def test_a_researcher_adds_a_study_link_to_a_campaign_without_annotators(pool, researcher):
+    rita = Client()
+    rita.force_login(researcher)
+    form = {"name": "Panel round", "pool": pool.pk, "annotators_per_image": 9, "instructions": "<p>Look.</p>",
+            "priming_count": 4, "is_open": "on", "claim_timeout_seconds": 600,
+            "study_link-TOTAL_FORMS": "1", "study_link-INITIAL_FORMS": "0",
+            "study_link-0-is_active": "on", "study_link-0-panel": "prolific", "study_link-0-quota": "50",
+            "study_link-0-consent": "<p>Agree?</p><script>alert(1)</script>", "study_link-0-completion_url": "",
+            "study_link-0-code_completed": "C1", "study_link-0-code_failed_checks": "C2",
+            "study_link-0-code_no_work": "C3", "study_link-0-participant_param": "", "study_link-0-study_param": "",
+            "study_link-0-session_param": ""}
+    answer = rita.post(reverse("admin:annotation_campaign_add"), form)
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    link = StudyLink.objects.get()
+    assert link.campaign.annotators.count() == 0 and link.parameters() == ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+    assert "<script>" not in link.consent_html and "<p>Agree?</p>" in link.consent_html
+    # Without the link (no annotators either) the same campaign is refused, as before.
+    form.update({"name": "No panel", "study_link-TOTAL_FORMS": "0"})
+    answer = rita.post(reverse("admin:annotation_campaign_add"), form)
+    assert answer.status_code == 200 and "0 annotators take part" in answer.content.decode()
