@@ -105,7 +105,7 @@ class StudyLinkInline(admin.StackedInline):
             note = f"MTurk adds {participant}, {study} and {session} to it itself (an external question)."
         else:
             note = "Anyone with this link can take part; each browser is a new participant."
-        return format_html('<input type="text" readonly value="{}" style="width: 100%; max-width: 60em" '
+        return format_html('<input type="text" readonly value="{}" size="100" style="max-width: 100%" '
                            'onclick="this.select()" aria-label="Study link" class="study-url"><br><span class="help">'
                            '{} The link holds its secret: share it only with the panel. {}</span>',
                            url, note, "" if link.is_active else "It is revoked: it works for nobody now.")

@@ -224,7 +224,7 @@ PANEL_PARAMETERS: dict[str, tuple[str, str, str]] = {
 }
 
 DEFAULT_CONSENT = """<p>This study is run by researchers who want to know how people judge images made by a \
-computer model. You will label about 50 small images; it takes about 10 minutes.</p>
+computer model. You will see small images one at a time and choose a label for each.</p>
 <p>We store your panel id, the labels you give and how long each took. We do not ask for your name or any other \
 personal data. You can stop at any time by closing this page.</p>
 <p>By continuing you agree to take part.</p>"""
