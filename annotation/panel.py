@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
-from django.contrib.auth import logout
 from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
@@ -220,12 +219,11 @@ def completion_url(link: StudyLink, code: str) -> str:
 # --- What a participant's session may reach -------------------------------------------------------------------
 
 def _allowed(path: str, study: dict) -> bool:
-    c, link_id = study["campaign"], re.escape(study["link_id"])
+    c = study["campaign"]
     patterns = (
         rf"/annotate/{c}/(priming/|priming\.png|done/)?",
         r"/annotate/image/[A-Za-z0-9_-]+\.png",
         rf"/api/campaigns/{c}/(next|labels|undo|progress|priming)/",
-        rf"/annotate/study/{link_id}/.*",
         r"/accounts/logout/",
     )
     return any(re.fullmatch(p, path) for p in patterns)
@@ -235,7 +233,7 @@ class ParticipantScopeMiddleware:
     """A session made by a study link reaches its campaign's labeling pages and API only: every other page is a
     404, and the site's front pages lead back to the labeling page. Once the link is revoked, the session ends on
     its next request (pages show the "closed" page; the API answers campaign_closed, which the labeling page
-    turns into a reload)."""
+    turns into a reload). Study links themselves stay reachable: a participant may take part in another study."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -245,8 +243,10 @@ class ParticipantScopeMiddleware:
         if not study or request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/")
                                                 else "/" + settings.STATIC_URL):
             return self.get_response(request)
+        if request.path.startswith("/annotate/study/"):
+            return self.get_response(request)  # any study link (another study's too): the link decides
         if not StudyLink.objects.filter(pk=study["link"], is_active=True).exists():
-            logout(request)
+            # Revoked: every request of the session stops here (and goes on again if the link is reactivated).
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": "campaign_closed", "detail": "This study has been closed."}, status=409)
             return render(request, "annotation/study/closed.html", status=410)

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from django_ratelimit import ALL
 from django_ratelimit.core import is_ratelimited
 
 from . import panel, services
@@ -21,19 +22,23 @@ def _link_key(group: str, request: HttpRequest) -> str:
     return request.study_link_id
 
 
-def _too_many_new_accounts(request: HttpRequest, link: StudyLink) -> bool:
-    """Per network address and per link: a script cannot mint accounts (each one takes a share of the votes)."""
+def _too_many_new_participants(request: HttpRequest, link: StudyLink) -> bool:
+    """Per network address and per link: a script cannot mint accounts (each one takes a share of the votes), nor
+    fill the participants table."""
     request.study_link_id = link.link_id
     by_ip = is_ratelimited(request, group="study-enrol-ip", key="ip", rate=settings.STUDY_ENROL_RATE_PER_IP,
-                           method="POST", increment=True)
+                           method=ALL, increment=True)
     by_link = is_ratelimited(request, group="study-enrol-link", key=_link_key, rate=settings.STUDY_ENROL_RATE_PER_LINK,
-                             method="POST", increment=True)
+                             method=ALL, increment=True)
     return by_ip or by_link
 
 
-def _no_work(request: HttpRequest, link: StudyLink, ids: panel.PanelIds) -> HttpResponse:
-    participant = panel.record_late_arrival(link, ids)
-    code = participant.code_given or link.code_no_work
+def _no_work(request: HttpRequest, link: StudyLink, ids: panel.PanelIds, known: Participant | None) -> HttpResponse:
+    code = link.code_no_work
+    if known is not None:
+        code = known.code_given or code
+    elif not _too_many_new_participants(request, link):  # listed for the researcher, within the same limits
+        code = panel.record_late_arrival(link, ids).code_given or code
     context = {"link": link, "code": code, "next_url": panel.completion_url(link, code)}
     return render(request, "annotation/study/no_work.html", context)
 
@@ -63,11 +68,11 @@ def arrive(request: HttpRequest, link_id: str, secret: str) -> HttpResponse:
         return _resume(request, link, participant)  # the same id from any browser: the same account
     if not link.campaign.is_open or not panel.has_room(link.campaign):
         panel.note_if_full(link)
-        return _no_work(request, link, ids)
+        return _no_work(request, link, ids, participant)
     if request.method == "GET":
         return render(request, "annotation/study/consent.html", {"link": link, "action": request.get_full_path()})
 
-    if _too_many_new_accounts(request, link):
+    if _too_many_new_participants(request, link):
         return render(request, "annotation/study/busy.html", status=429)
     return _resume(request, link, panel.enrol(link, ids))
 

@@ -187,7 +187,8 @@ def test_revoking_stops_new_and_returning_participants_at_once(study):
 
     answer = client.post(reverse("annotation_api:next", args=[campaign.pk]))
     assert answer.status_code == 409 and answer.json()["error"] == "campaign_closed"  # the page reloads on it
-    assert client.get(reverse("annotation:label", args=[campaign.pk])).status_code == 302  # logged out
+    for url in (reverse("annotation:label", args=[campaign.pk]), reverse("annotation:priming", args=[campaign.pk])):
+        assert client.get(url).status_code == 410
     for who in (client, browser()):
         page = who.get(link_url(study))
         assert page.status_code == 410 and "This study is closed" in page.content.decode()
@@ -195,6 +196,8 @@ def test_revoking_stops_new_and_returning_participants_at_once(study):
     assert new.get(link_url(study, "NEWCOMER")).status_code == 410
     assert new.post(link_url(study, "NEWCOMER")).status_code == 410
     assert Participant.objects.count() == 1
+    StudyLink.objects.filter(pk=study.pk).update(is_active=True)  # reactivated: the same participant goes on
+    assert client.post(reverse("annotation_api:next", args=[campaign.pk])).status_code == 200
 
 
 @pytest.mark.parametrize("pid", [None, "", "a" * 65, "<script>", "a b", "pid%0A1", "ünï", "x;drop"])
@@ -341,3 +344,22 @@ def test_a_researcher_adds_a_study_link_to_a_campaign_without_annotators(pool, r
     form.update({"name": "No panel", "study_link-TOTAL_FORMS": "0"})
     answer = rita.post(reverse("admin:annotation_campaign_add"), form)
     assert answer.status_code == 200 and "0 annotators take part" in answer.content.decode()
+
+
+def test_a_participant_can_open_another_studys_link(study, pool):
+    client = browser()
+    enrol(client, study)
+    other = StudyLink.objects.create(campaign=Campaign.objects.create(name="Second", pool=pool, priming_count=4))
+    assert enrol(client, other, "5f1a2b3c4d5e6f7a8b9c0d1e").status_code == 302
+    assert Participant.objects.filter(participant_id="5f1a2b3c4d5e6f7a8b9c0d1e").count() == 2
+    assert client.get(reverse("annotation:label", args=[study.campaign.pk])).status_code == 404  # now the second
+    assert client.get(reverse("annotation:priming", args=[other.campaign.pk])).status_code == 200
+
+
+def test_late_arrivals_are_listed_within_the_rate_limits(study):
+    ensure_slots(study.campaign)
+    CampaignItem.objects.filter(campaign=study.campaign).update(labels_count=3)
+    with override_settings(STUDY_ENROL_RATE_PER_IP="2/h"):
+        pages = [Client(REMOTE_ADDR="192.0.2.90").get(link_url(study, f"LATE{i}")) for i in range(4)]
+    assert all(p.status_code == 200 and study.code_no_work in p.content.decode() for p in pages)
+    assert Participant.objects.count() == 2  # the page still shows the code; the list does not grow without bound
