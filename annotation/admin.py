@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.forms.models import BaseInlineFormSet
 from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html

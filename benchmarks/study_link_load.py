@@ -26,7 +26,6 @@ import argparse
 import os
 import random
 import re
-import statistics
 import sys
 import threading
 import time
@@ -169,7 +168,8 @@ def verify(campaign: int, participants: list[Participant], per_image: int, quota
     from django.db import connections
     from django.db.models import Count
 
-    from annotation.models import CampaignItem, Label, Participant as Row, StudyLink
+    from annotation.models import CampaignItem, Label, StudyLink
+    from annotation.models import Participant as Row
 
     problems = []
     rows = list(Row.objects.filter(campaign_id=campaign))
