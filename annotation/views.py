@@ -45,12 +45,20 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "annotation/index.html", {"campaigns": campaigns})
 
 
+def _closed(request: HttpRequest, campaign) -> HttpResponse:
+    """A closed campaign: a panel participant goes to their completion page (their code), anyone else is told."""
+    finish_url = panel.finish_url(panel.session_study(request), campaign.pk)
+    if finish_url:
+        return redirect(finish_url)
+    return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def priming(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for_annotator(request.user, pk)
     if not campaign.is_open:
-        return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+        return _closed(request, campaign)
     if request.method == "POST":
         services.mark_primed(campaign, request.user)
         return redirect("annotation:label", pk=campaign.pk)
@@ -62,7 +70,7 @@ def priming(request: HttpRequest, pk: int) -> HttpResponse:
 def label(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for_annotator(request.user, pk)
     if not campaign.is_open:
-        return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+        return _closed(request, campaign)
     if not Priming.objects.filter(campaign=campaign, annotator=request.user).exists():
         return redirect("annotation:priming", pk=campaign.pk)
     context = {

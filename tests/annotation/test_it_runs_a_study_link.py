@@ -363,3 +363,16 @@ def test_late_arrivals_are_listed_within_the_rate_limits(study):
         pages = [Client(REMOTE_ADDR="192.0.2.90").get(link_url(study, f"LATE{i}")) for i in range(4)]
     assert all(p.status_code == 200 and study.code_no_work in p.content.decode() for p in pages)
     assert Participant.objects.count() == 2  # the page still shows the code; the list does not grow without bound
+
+
+def test_a_campaign_closed_mid_way_sends_participants_to_their_code(study):
+    client = browser()
+    enrol(client, study)
+    campaign = study.campaign
+    client.post(reverse("annotation:priming", args=[campaign.pk]))
+    item = client.post(reverse("annotation_api:next", args=[campaign.pk])).json()["item"]["id"]
+    client.post(reverse("annotation_api:submit", args=[campaign.pk]), {"item": item, "value": "novel"},
+                content_type="application/json")
+    Campaign.objects.filter(pk=campaign.pk).update(is_open=False)
+    page = client.get(reverse("annotation:label", args=[campaign.pk]), follow=True)
+    assert study.code_completed in page.content.decode()  # they did the work that was offered
