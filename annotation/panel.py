@@ -225,6 +225,7 @@ def _allowed(path: str, study: dict) -> bool:
         r"/annotate/image/[A-Za-z0-9_-]+\.png",
         rf"/api/campaigns/{c}/(next|labels|undo|progress|priming)/",
         r"/accounts/logout/",
+        r"/favicon\.ico",
     )
     return any(re.fullmatch(p, path) for p in patterns)
 

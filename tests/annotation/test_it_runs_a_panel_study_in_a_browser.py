@@ -10,7 +10,7 @@ import pytest
 
 from annotation.models import Campaign, Label, Outcome, Participant, StudyLink
 from tests.annotation.conftest import make_pool
-from tests.annotation.test_it_labels_in_a_browser import CHROMIUM_ARGS
+from tests.annotation.browsing import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

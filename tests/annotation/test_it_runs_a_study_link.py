@@ -270,6 +270,7 @@ def test_a_participant_account_can_do_nothing_else(study, pool):
     assert client.post(f"/api/campaigns/{other.pk}/next/").status_code == 404
     assert client.get("/")["Location"] == reverse("annotation:label", args=[campaign.pk])
     assert client.get(reverse("annotation:priming", args=[campaign.pk])).status_code == 200
+    assert client.get("/favicon.ico").status_code == 200
 
 
 def test_an_active_link_opens_enrolment_for_the_settings_checks(pool):
