@@ -9,8 +9,8 @@ import os
 import pytest
 
 from annotation.models import Campaign, Label, Outcome, Participant, StudyLink
-from tests.annotation.conftest import make_pool
 from tests.annotation.browsing import CHROMIUM_ARGS
+from tests.annotation.conftest import make_pool
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
