@@ -21,7 +21,8 @@ def test_it_answers_anonymous_callers_with_a_code():
 def test_it_answers_a_bad_token_with_a_code(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token nope")
-    assert_refusal(client.get(reverse("annotation_api:campaigns")), 401, "authentication_failed")
+    # 403, not 401: session authentication comes first, and it names no WWW-Authenticate scheme.
+    assert_refusal(client.get(reverse("annotation_api:campaigns")), 403, "authentication_failed")
 
 
 def test_it_answers_a_campaign_of_others_with_a_code(primed, stranger):

@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 from .conftest import assert_refusal, token_client
 
 OPERATIONS = {
-    ("/api/campaigns/", "get"), ("/api/campaigns/{pk}/next/", "post"), ("/api/campaigns/{pk}/labels/", "post"),
-    ("/api/campaigns/{pk}/undo/", "post"), ("/api/campaigns/{pk}/progress/", "get"),
-    ("/api/campaigns/{pk}/priming/", "post"), ("/api/labels/", "get"),
+    ("/api/campaigns/", "get"), ("/api/campaigns/{id}/next/", "post"), ("/api/campaigns/{id}/labels/", "post"),
+    ("/api/campaigns/{id}/undo/", "post"), ("/api/campaigns/{id}/progress/", "get"),
+    ("/api/campaigns/{id}/priming/", "post"), ("/api/labels/", "get"),
 }
 
 
