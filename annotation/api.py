@@ -183,7 +183,7 @@ class LabelPagination(LimitOffsetPagination):
 
 
 class CampaignList(APIView):
-    @extend_schema(responses={200: CampaignsAnswer, **refusals()})
+    @extend_schema(responses={200: CampaignsAnswer, **refusals()}, summary="The caller's campaigns (researchers: all).")
     def get(self, request: Request) -> Response:
         if is_researcher(request.user):
             campaigns = Campaign.objects.all()
@@ -203,7 +203,7 @@ class CampaignAction(APIView):
 
 
 class NextImage(CampaignAction):
-    @extend_schema(request=None, responses={200: NextAnswer, **refusals(409, 503)})
+    @extend_schema(request=None, responses={200: NextAnswer, **refusals(409, 503)}, summary='The image to label now (the one held, or a new one).')
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         try:
@@ -215,7 +215,7 @@ class NextImage(CampaignAction):
 
 
 class SubmitLabel(CampaignAction):
-    @extend_schema(request=LabelRequest, responses={201: LabelAnswer, **refusals(409, 503)})
+    @extend_schema(request=LabelRequest, responses={201: LabelAnswer, **refusals(409, 503)}, summary='Label the image held; with next, get the next one too.')
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         body: Any = request.data
@@ -243,7 +243,7 @@ class SubmitLabel(CampaignAction):
 
 
 class Undo(CampaignAction):
-    @extend_schema(request=None, responses={200: UndoAnswer, **refusals(409)})
+    @extend_schema(request=None, responses={200: UndoAnswer, **refusals(409)}, summary="Delete the caller's last label (if recent) and hold its image again.")
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         try:
@@ -255,14 +255,14 @@ class Undo(CampaignAction):
 
 
 class Progress(CampaignAction):
-    @extend_schema(responses={200: ProgressAnswer, **refusals()})
+    @extend_schema(responses={200: ProgressAnswer, **refusals()}, summary='How many images the caller labelled, of how many.')
     def get(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         return Response({"progress": services.progress(campaign, request.user).as_dict(), "is_open": campaign.is_open})
 
 
 class Primed(CampaignAction):
-    @extend_schema(request=None, responses={200: PrimedAnswer, **refusals(409)})
+    @extend_schema(request=None, responses={200: PrimedAnswer, **refusals(409)}, summary='Record that the caller studied the priming images.')
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         if not campaign.is_open:
@@ -274,7 +274,7 @@ class Primed(CampaignAction):
 class LabelList(APIView):
     """Annotators get their own labels only; researchers everybody's."""
 
-    @extend_schema(parameters=[LabelQuery], responses={200: LabelPage, **refusals()})
+    @extend_schema(parameters=[LabelQuery], responses={200: LabelPage, **refusals()}, summary="Labels: annotators their own (no ids), researchers everyone's.")
     def get(self, request: Request) -> Response:
         researcher = is_researcher(request.user)
         labels = Label.objects.select_related("item", "annotator").order_by("pk")

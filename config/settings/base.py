@@ -169,9 +169,10 @@ API_THROTTLE_RATES = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Creative decoder annotation API",
     "DESCRIPTION": (
-        "Labeling blinded images. Every refusal is JSON: `{\"error\": code, \"detail\": message}`. "
-        "Bodies are JSON (at most API_MAX_BODY_BYTES, nested at most API_MAX_JSON_DEPTH deep); "
-        "requests are rate-limited per user."
+        "Labeling blinded images, one at a time. Every refusal is JSON: `{\"error\": code, \"detail\": message}`. "
+        f"Bodies are JSON of at most {API_MAX_BODY_BYTES:,} bytes, nested at most {API_MAX_JSON_DEPTH} deep; "
+        f"each user may send {API_THROTTLE_RATES['annotation_burst']} and {API_THROTTLE_RATES['annotation_sustained']}. "
+        "Authentication: a logged-in session (with its CSRF token), or `Authorization: Token <key>`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
