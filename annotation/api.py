@@ -147,7 +147,7 @@ class PrimedAnswer(serializers.Serializer):
 class LabelQuery(serializers.Serializer):
     campaign = serializers.IntegerField(required=False, min_value=0, max_value=DB_INT_MAX)
     limit = serializers.IntegerField(
-        required=False, min_value=1, max_value=DB_INT_MAX, help_text=f"At most {1000} labels a page (the default)."
+        required=False, min_value=1, max_value=DB_INT_MAX, help_text="At most 1000 labels a page (also the default)."
     )
     offset = serializers.IntegerField(required=False, min_value=0, max_value=DB_INT_MAX)
 

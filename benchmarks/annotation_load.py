@@ -56,7 +56,7 @@ ENV = {
     "CONN_MAX_AGE": "600",
     # The per-user rate limits would stop 32 annotators labeling as fast as they can: what is measured here.
     "API_THROTTLE_BURST": "1000000/s",
-    "API_THROTTLE_SUSTAINED": "100000000/min",
+    "API_THROTTLE_SUSTAINED": "1000000/s",
 }
 os.environ.update(ENV)
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"

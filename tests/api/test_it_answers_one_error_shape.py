@@ -45,3 +45,14 @@ def test_it_keeps_the_project_codes(holding):
     response = client.post(reverse("annotation_api:submit", args=[campaign.pk]), {"item": "x" * 22, "value": "novel"},
                            format="json")
     assert_refusal(response, 409, "not_assigned")
+
+
+def test_it_answers_a_server_error_under_the_api_as_json(rf):
+    from django.http import HttpResponseServerError
+
+    from config.api_edge import APIEdgeMiddleware
+
+    # What Django's handler makes of an exception in a view: an HTML page, here turned into the API's shape.
+    middleware = APIEdgeMiddleware(lambda request: HttpResponseServerError("<h1>Server Error (500)</h1>"))
+    assert_refusal(middleware(rf.post("/api/campaigns/1/next/")), 500, "server_error")
+    assert middleware(rf.get("/annotate/"))["Content-Type"].startswith("text/html")  # pages stay pages
