@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -34,7 +36,7 @@ def assert_refusal(response, status: int, code: str | None = None) -> dict:
     """A JSON refusal with the README's shape: {"error": code, "detail": message}."""
     assert response.status_code == status, (response.status_code, response.content[:300])
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-    body = response.json()
+    body = json.loads(response.content)
     assert isinstance(body.get("error"), str) and body["error"], body
     assert isinstance(body.get("detail"), str) and body["detail"], body
     if code is not None:
