@@ -116,8 +116,8 @@ class NextAnswer(serializers.Serializer):
 class LabelRequest(serializers.Serializer):
     item = serializers.RegexField(PUBLIC_ID_PATTERN, help_text="The id of the image the caller holds.")
     value = serializers.ChoiceField(choices=LabelValue.values)
-    time_spent_ms = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, help_text="Measured by the server when absent."
+    time_spent_ms = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, help_text="Milliseconds; measured by the server when absent."
     )
     next = serializers.BooleanField(required=False, help_text="Also hand out the next image in the answer.")
 
