@@ -33,6 +33,9 @@ def test_it_answers_404_for_a_nul_byte_in_an_image_url(holding, annotator):
     client.force_login(annotator)
     assert client.get("/annotate/image/%00.png").status_code == 404
     assert client.get("/annotate/image/abc%00def.png").status_code == 404
+    assert client.get("/annotate/image/%F0%9F%98%80.png").status_code == 404
+    for page in ("", "priming/", "priming.png", "done/"):
+        assert client.get(f"/annotate/99999999999999999999/{page}").status_code == 404, page
 
 
 def test_it_refuses_a_lone_surrogate(holding):
