@@ -203,7 +203,10 @@ class CampaignAction(APIView):
 
 
 class NextImage(CampaignAction):
-    @extend_schema(request=None, responses={200: NextAnswer, **refusals(409, 503)}, summary='The image to label now (the one held, or a new one).')
+    @extend_schema(
+        summary="The image to label now (the one held, or a new one).",
+        request=None, responses={200: NextAnswer, **refusals(409, 503)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         try:
@@ -215,7 +218,10 @@ class NextImage(CampaignAction):
 
 
 class SubmitLabel(CampaignAction):
-    @extend_schema(request=LabelRequest, responses={201: LabelAnswer, **refusals(409, 503)}, summary='Label the image held; with next, get the next one too.')
+    @extend_schema(
+        summary="Label the image held; with next, get the next one too.",
+        request=LabelRequest, responses={201: LabelAnswer, **refusals(409, 503)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         body: Any = request.data
@@ -224,6 +230,8 @@ class SubmitLabel(CampaignAction):
                 {"error": "malformed", "detail": 'Send a JSON object: {"item": "<image id>", "value": "<label>"}.'},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if not isinstance(body.get("next", False), bool):
+            return Response({"error": "malformed", "detail": '"next" must be true or false.'}, status=400)
         try:
             label = services.submit_label(campaign, request.user, body["item"], body.get("value"), body.get("time_spent_ms"))
         except services.AnnotationError as exc:
@@ -255,14 +263,20 @@ class Undo(CampaignAction):
 
 
 class Progress(CampaignAction):
-    @extend_schema(responses={200: ProgressAnswer, **refusals()}, summary='How many images the caller labelled, of how many.')
+    @extend_schema(
+        summary="How many images the caller labelled, of how many.",
+        responses={200: ProgressAnswer, **refusals()},
+    )
     def get(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         return Response({"progress": services.progress(campaign, request.user).as_dict(), "is_open": campaign.is_open})
 
 
 class Primed(CampaignAction):
-    @extend_schema(request=None, responses={200: PrimedAnswer, **refusals(409)}, summary='Record that the caller studied the priming images.')
+    @extend_schema(
+        summary="Record that the caller studied the priming images.",
+        request=None, responses={200: PrimedAnswer, **refusals(409)},
+    )
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         if not campaign.is_open:

@@ -112,3 +112,10 @@ def test_it_refuses_a_form_body(holding):
     response = client.post(submit_url(campaign), {"item": item, "value": "novel"}, format="multipart")
     assert_refusal(response, 415, "unsupported_media_type")
     assert not Label.objects.exists()
+
+
+def test_it_refuses_a_next_that_is_not_a_boolean(holding):
+    client, campaign, item = holding
+    response = client.post(submit_url(campaign), {"item": item, "value": "novel", "next": "yes"}, format="json")
+    assert_refusal(response, 400, "malformed")
+    assert nothing_stored()
