@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -416,3 +416,37 @@ def progress(campaign: Campaign, annotator: AbstractBaseUser) -> Progress:
 
 def campaigns_for(annotator: AbstractBaseUser):
     return Campaign.objects.filter(is_open=True, annotators=annotator)
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """One line of an annotator's campaign list."""
+
+    campaign: Campaign
+    progress: Progress  # for a closed campaign, done and total are both the annotator's labels there
+
+    @property
+    def state(self) -> str:
+        if not self.campaign.is_open:
+            return "closed"
+        if self.progress.done == 0:
+            return "new"
+        return "finished" if self.progress.done >= self.progress.total else "started"
+
+
+def campaign_rows(annotator: AbstractBaseUser) -> list[CampaignRow]:
+    """The annotator's campaigns, open ones first, each with their progress; closed ones only where they labelled."""
+    rows = [CampaignRow(c, progress(c, annotator)) for c in campaigns_for(annotator).order_by("name", "pk")]
+    closed = (Campaign.objects.filter(is_open=False, annotators=annotator, labels__annotator=annotator)
+              .annotate(mine=Count("labels")).order_by("name", "pk"))
+    rows += [CampaignRow(c, Progress(c.mine, c.mine)) for c in closed]
+    return rows
+
+
+def shortcut_for(annotator: AbstractBaseUser) -> Campaign | None:
+    """The campaign to open right away after logging in: the only open one, while it still has work for them."""
+    campaigns = list(campaigns_for(annotator)[:2])
+    if len(campaigns) != 1:
+        return None
+    p = progress(campaigns[0], annotator)
+    return campaigns[0] if p.done < p.total or p.done == 0 else None

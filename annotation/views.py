@@ -32,17 +32,15 @@ def png_response(data: bytes) -> HttpResponse:
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
+    """The campaign list. An annotator sees each of their campaigns with their own progress in it; it never
+    redirects, so the "Your campaigns" link of the done page lands here (the home page is the shortcut)."""
     if is_researcher(request.user):
         from .models import Campaign
 
-        campaigns = Campaign.objects.all()
-    elif is_annotator(request.user):
-        campaigns = services.campaigns_for(request.user)
-        if len(campaigns) == 1:
-            return redirect("annotation:label", pk=campaigns[0].pk)
-    else:
+        return render(request, "annotation/index.html", {"campaigns": Campaign.objects.all(), "rows": None})
+    if not is_annotator(request.user):
         raise Http404
-    return render(request, "annotation/index.html", {"campaigns": campaigns})
+    return render(request, "annotation/index.html", {"rows": services.campaign_rows(request.user)})
 
 
 @login_required

@@ -33,7 +33,7 @@ PAGES = {
     "done": (lambda c, i: reverse("annotation:done", args=[c.pk]), dict(member=200, outsider=404, researcher=404, stranger=404, anonymous=302)),
     "priming_image": (lambda c, i: reverse("annotation:priming_image", args=[c.pk]), dict(member=200, outsider=404, researcher=200, stranger=404, anonymous=302)),
     "image": (lambda c, i: reverse("annotation:image", args=[i]), dict(member=200, outsider=404, researcher=200, stranger=404, anonymous=302)),
-    "index": (lambda c, i: reverse("annotation:index"), dict(member=302, outsider=200, researcher=200, stranger=404, anonymous=302)),
+    "index": (lambda c, i: reverse("annotation:index"), dict(member=200, outsider=200, researcher=200, stranger=404, anonymous=302)),
 }
 
 

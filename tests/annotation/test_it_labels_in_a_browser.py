@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from annotation.models import Campaign, Label
+from annotation.models import Campaign, Label, Priming
+from tests.annotation.browsing import chromium, log_in, new_page
 from tests.annotation.conftest import make_pool
 from tests.factories import PASSWORD, make_annotator
 
@@ -89,3 +91,78 @@ def test_it_labels_images_in_a_browser(page, live_server, training_folder):
     expect(page.get_by_role("heading", name="All done")).to_be_visible()
     assert Label.objects.filter(annotator=user).count() == n
     assert image_requests == []
+
+
+def wait_for_image(page, previous: str | None = None) -> str:
+    """Wait until an image is on screen and the label buttons take input; return its id."""
+    page.wait_for_function("document.getElementById('image').naturalWidth > 0 && !document.querySelector('.choice').disabled")
+    if previous is not None:
+        page.wait_for_function(f"document.getElementById('labeler').dataset.item !== '{previous}'")
+    return page.locator("#labeler").get_attribute("data-item")
+
+
+def test_it_stores_nothing_on_enter_or_space(live_server, training_folder):
+    """No label button holds focus when an image is shown, whether the last label came by key or by click."""
+    from playwright.sync_api import expect
+
+    pool = make_pool(training_folder, per_scheme=2, attention_checks=0)
+    campaign = Campaign.objects.create(name="Digits", pool=pool, priming_count=4)
+    user = make_annotator("bea")
+    campaign.annotators.add(user)
+    Priming.objects.create(campaign=campaign, annotator=user)
+
+    with chromium() as browser:
+        page = new_page(browser)
+        log_in(page, live_server.url, "bea", f"/annotate/{campaign.pk}/")
+        first = wait_for_image(page)
+        assert page.evaluate("document.activeElement.closest('.choices') === null")
+        for key in ("Enter", " ", "Enter"):
+            page.keyboard.press(key)
+        page.wait_for_timeout(700)
+        assert not Label.objects.exists()
+        assert page.locator("#labeler").get_attribute("data-item") == first
+
+        # Label by mouse: the clicked button must not keep focus for the next image.
+        page.get_by_role("button", name="Novel but not creative").click()
+        second = wait_for_image(page, first)
+        assert page.evaluate("document.activeElement.closest('.choices') === null")
+        page.keyboard.press("Enter")
+        page.keyboard.press(" ")
+        page.wait_for_timeout(700)
+        assert list(Label.objects.values_list("item__public_id", "value")) == [(first, "novel")]
+        assert page.locator("#labeler").get_attribute("data-item") == second
+        expect(page.locator("#progress-text")).to_have_text(f"1 / {pool.items.count()}")
+
+
+def test_it_marks_the_recorded_choice(live_server, training_folder):
+    """After a label the chosen button says it was saved; a disabled Undo looks disabled."""
+    from playwright.sync_api import expect
+
+    pool = make_pool(training_folder, per_scheme=2, attention_checks=0)
+    campaign = Campaign.objects.create(name="Digits", pool=pool, priming_count=4)
+    user = make_annotator("bea")
+    campaign.annotators.add(user)
+    Priming.objects.create(campaign=campaign, annotator=user)
+
+    with chromium() as browser:
+        page = new_page(browser)
+        log_in(page, live_server.url, "bea", f"/annotate/{campaign.pk}/")
+        first = wait_for_image(page)
+        undo = page.locator("#undo")
+        expect(undo).to_be_disabled()
+        disabled_look = undo.evaluate("b => [getComputedStyle(b).color, getComputedStyle(b).cursor]")
+
+        page.keyboard.press("3")
+        chosen = page.locator(".choice[data-value='not_novel']")
+        expect(chosen).to_have_class(re.compile(r"\bsaved\b"))
+        assert "saved" in chosen.evaluate("b => getComputedStyle(b, '::after').content").lower()
+        expect(page.locator("#status")).to_contain_text("Not novel or creative")
+        assert page.locator(".choice.saved").count() == 1
+        wait_for_image(page, first)
+
+        expect(undo).to_be_enabled()
+        enabled_look = undo.evaluate("b => [getComputedStyle(b).color, getComputedStyle(b).cursor]")
+        assert disabled_look[0] != enabled_look[0], "a disabled Undo has the colour of a live link"
+        assert disabled_look[1] != "pointer" and enabled_look[1] == "pointer"
+        # The mark is brief: it goes away on its own.
+        expect(page.locator(".choice.saved")).to_have_count(0, timeout=5_000)
