@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "generation",
     "annotation",
     "evaluation",
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.api_edge.APIEdgeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -148,6 +151,37 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, read strictly (config/api_edge.py): a form body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["config.api_edge.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "config.api_edge.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.BurstThrottle", "config.throttles.SustainedThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The API's limits (README, "API"). A body over API_MAX_BODY_BYTES is refused with a 413 before it is read.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=8)
+# Per user (config/throttles.py). A fast honest annotator sends about one request a second; these stop floods only.
+API_THROTTLE_RATES = {
+    "annotation_burst": env("API_THROTTLE_BURST", default="30/s"),
+    "annotation_sustained": env("API_THROTTLE_SUSTAINED", default="300/min"),
+}
+# The OpenAPI 3 schema (/api/schema/) and its documentation page (/api/docs/), for logged-in users;
+# the Swagger UI files come from drf-spectacular-sidecar, so the page loads nothing from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Creative decoder annotation API",
+    "DESCRIPTION": (
+        "Labeling blinded images, one at a time. Every refusal is JSON: `{\"error\": code, \"detail\": message}`. "
+        f"Bodies are JSON of at most {API_MAX_BODY_BYTES:,} bytes, nested at most {API_MAX_JSON_DEPTH} deep; "
+        f"each user may send {API_THROTTLE_RATES['annotation_burst']} and {API_THROTTLE_RATES['annotation_sustained']}. "
+        "Authentication: a logged-in session (with its CSRF token), or `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Celery. Heavy work (training, generation, D_r) goes to the "gpu" queue, light work (reports, probes) to
@@ -202,6 +236,24 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         polling_interval=0.2,  # the default 1 s makes every task and health ping wait
     )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# The cache holds rate-limit counters, which every web process must share: Redis (CACHE_URL, by default the
+# broker's Redis when that is Redis), else (embedded mode, one machine) memory. Keys carry CACHE_KEY_PREFIX (by
+# default CELERY_KEY_PREFIX), so test runs sharing one Redis keep their own counters.
+CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "locmem://")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default=env("CELERY_KEY_PREFIX", default="")),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://host:6379/0 or locmem://")
 CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database rows they work on
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -213,16 +265,6 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 WORKER_DEVICE_CHECK = env.bool("WORKER_DEVICE_CHECK", default=True)
 # The health endpoint waits this long for a worker to answer a ping.
 HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=1.0)
-
-# The cache shared by every web process (rate limits must count across all of them): Redis where there is one
-# (CACHE_URL, else a redis broker's URL, with the same key prefix), else this process's memory (embedded mode:
-# one machine, and then limits count per web process).
-_cache_url = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
-if _cache_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url,
-                          "KEY_PREFIX": env("CELERY_KEY_PREFIX", default="")}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Security headers. Production (DEBUG off) defaults pass `manage.py check --deploy`; each one can be
 # relaxed from the environment for a plain-HTTP installation behind a trusted network.
