@@ -30,7 +30,7 @@ from config.api_edge import (
 from config.roles import is_annotator, is_researcher
 from generation.models import PoolItem
 
-from . import services
+from . import panel, services
 from .access import campaign_for_annotator, campaign_for_viewer
 from .images import BadImage, stored_png
 from .models import Campaign, Label, LabelValue
@@ -209,11 +209,17 @@ class NextImage(CampaignAction):
     )
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
+        quota = panel.session_quota(request, campaign.pk)
+        if quota is not None:
+            # A participant from a panel stops at their quota.
+            progress = services.progress(campaign, request.user)
+            if progress.done >= quota:
+                return Response({"item": None, "done": True, "progress": panel.capped(progress, quota).as_dict()})
         try:
             item = services.next_item(campaign, request.user)
         except services.AnnotationError as exc:
             return error(exc)
-        progress = services.progress(campaign, request.user).as_dict()
+        progress = panel.capped(services.progress(campaign, request.user), quota).as_dict()
         return Response({"item": item_payload(item), "done": item is None, "progress": progress})
 
 
@@ -237,6 +243,12 @@ class SubmitLabel(CampaignAction):
         except services.AnnotationError as exc:
             return error(exc)
         answer: dict[str, Any] = {"label": LabelSerializer(label).data}
+        quota = panel.session_quota(request, campaign.pk)
+        if quota is not None:
+            progress = services.progress(campaign, request.user)
+            if progress.done >= quota:  # a participant's quota is full: no next image
+                answer.update(item=None, done=True, progress=panel.capped(progress, quota).as_dict())
+                return Response(answer, status=status.HTTP_201_CREATED)
         if body.get("next"):
             # Label and ask for the next image in one round trip: what the labeling page does.
             try:
@@ -246,7 +258,7 @@ class SubmitLabel(CampaignAction):
                 item = None  # the label is stored; the client asks /next/ itself and gets the reason there
                 answer["next_error"] = True
             answer.update(item=item_payload(item), done=item is None and "next_error" not in answer)
-        answer["progress"] = services.progress(campaign, request.user).as_dict()
+        answer["progress"] = panel.capped(services.progress(campaign, request.user), quota).as_dict()
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
@@ -258,7 +270,7 @@ class Undo(CampaignAction):
             item = services.undo_last(campaign, request.user)
         except services.AnnotationError as exc:
             return error(exc)
-        progress = services.progress(campaign, request.user).as_dict()
+        progress = panel.capped(services.progress(campaign, request.user), panel.session_quota(request, pk)).as_dict()
         return Response({"item": item_payload(item), "progress": progress})
 
 
@@ -269,7 +281,8 @@ class Progress(CampaignAction):
     )
     def get(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
-        return Response({"progress": services.progress(campaign, request.user).as_dict(), "is_open": campaign.is_open})
+        progress = panel.capped(services.progress(campaign, request.user), panel.session_quota(request, pk))
+        return Response({"progress": progress.as_dict(), "is_open": campaign.is_open})
 
 
 class Primed(CampaignAction):

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotation.panel.ParticipantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -300,3 +301,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "default"},
     },
 }
+
+# --- annotation ---
+# New accounts made by a study link, per network address and per link (django-ratelimit's "count/period").
+# A university pool behind one address needs a higher per-address rate.
+STUDY_ENROL_RATE_PER_IP = env("STUDY_ENROL_RATE_PER_IP", default="30/h")
+STUDY_ENROL_RATE_PER_LINK = env("STUDY_ENROL_RATE_PER_LINK", default="600/h")
+# Behind a reverse proxy, the request header that holds the visitor's address (e.g. HTTP_X_REAL_IP).
+if env("RATELIMIT_IP_META_KEY", default=""):
+    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY")

@@ -16,6 +16,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from annotation.models import Participant, StudyLink
 from config.admin import FreezingAdmin
 from config.tasks import record_probe
 from evaluation.models import ReportSettings
@@ -30,6 +31,8 @@ def study(labelled_campaign, raters):
     record_probe("admin walk")  # what a worker writes when probed
     Token.objects.create(user=raters[0])
     ReportSettings.objects.create(campaign=labelled_campaign, threshold=2)
+    StudyLink.objects.create(campaign=labelled_campaign)
+    Participant.objects.create(campaign=labelled_campaign, participant_id="PANEL1", outcome="no_work")
     return labelled_campaign
 
 
