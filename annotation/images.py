@@ -1,4 +1,5 @@
-"""Image bytes for annotators: pool items stripped of metadata, and the cached priming grid."""
+"""Image bytes for annotators: pool items stripped of metadata and re-encoded to a constant length, and the cached
+priming grid."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
+from PIL import Image
 
 from generation.models import Dataset
 
@@ -44,10 +46,49 @@ def strip_png(data: bytes) -> bytes:
     return b"".join(out)
 
 
+# Per process: the length of the constant-size encoding, by the chunks that fix it (IHDR, PLTE, tRNS). A stored file
+# that already has that length (creative_core writes them so) is served as it is, without decoding.
+_CONSTANT_LENGTH: dict[bytes, int] = {}
+
+
+def _layout(stripped: bytes) -> bytes:
+    """Every chunk but the pixel data (IDAT), which is all the constant-size encoding's length depends on."""
+    out, pos = [], len(PNG_SIGNATURE)
+    while pos + 8 <= len(stripped):
+        (length,) = struct.unpack(">I", stripped[pos : pos + 4])
+        if stripped[pos + 4 : pos + 8] != b"IDAT":
+            out.append(stripped[pos : pos + 12 + length])
+        pos += 12 + length
+    return b"".join(out)
+
+
+def constant_size_png(data: bytes) -> bytes:
+    """The same pixels as an uncompressed, non-interlaced PNG with only critical chunks: its byte length depends on
+    the width, height and mode alone, whatever wrote the file and however well its content compresses. (A length
+    that follows the content tells training images from generated ones, and low-active samples from regular ones.)
+    creative_core writes files this way already; re-encoding here covers files written otherwise."""
+    stripped = strip_png(data)
+    layout = _layout(stripped)
+    if _CONSTANT_LENGTH.get(layout) == len(stripped):
+        return stripped
+    try:
+        with Image.open(io.BytesIO(stripped)) as im:
+            im.load()
+            # Pillow would carry an ICC profile or EXIF over from the source; keep only what draws the pixels.
+            im.info = {k: v for k, v in im.info.items() if k == "transparency"}
+            buf = io.BytesIO()
+            im.save(buf, format="PNG", optimize=False, compress_level=0)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BadImage(f"unreadable PNG: {exc}") from exc
+    out = strip_png(buf.getvalue())
+    _CONSTANT_LENGTH[layout] = len(out)
+    return out
+
+
 def stored_png(field: FieldFile) -> bytes:
-    """A pool item's image file, stripped."""
+    """A pool item's image file, stripped and of constant length for its size (inline and by URL alike)."""
     with field.storage.open(field.name, "rb") as fh:
-        return strip_png(fh.read())
+        return constant_size_png(fh.read())
 
 
 def dataset_name(campaign: Campaign) -> str:

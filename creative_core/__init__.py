@@ -14,6 +14,7 @@ from .images import image_grid, to_png_bytes
 from .layers import hidden_layer_names, resolve_layer
 from .metrics import OptimisedDr, dr_amortised, dr_optimised
 from .models import MLPVAE, ConvVAE, build_model
+from .reconstruct import reconstruct
 from .sampling import Samples, generate
 from .schemes import SCHEME_NAMES, Scheme, make_scheme, scheme_defaults
 from .training import Trained, train
@@ -23,5 +24,5 @@ __all__ = [
     "training_images", "make_scheme", "scheme_defaults", "Scheme", "train", "Trained", "profile",
     "ActivationProfile", "save_checkpoint", "load_checkpoint", "Checkpoint", "generate", "Samples", "dr_amortised",
     "dr_optimised", "OptimisedDr", "to_png_bytes", "image_grid", "Cancelled", "CheckpointError", "DataError",
-    "MLPVAE", "ConvVAE", "build_model", "hidden_layer_names", "resolve_layer",
+    "MLPVAE", "ConvVAE", "build_model", "hidden_layer_names", "resolve_layer", "reconstruct",
 ]

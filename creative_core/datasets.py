@@ -131,9 +131,13 @@ def as_tensor(ds: Dataset) -> TensorImages | None:
 
 
 def training_images(name: str, n: int, *, seed: int = 0, root: str | Path | None = None, image_size: int = 64,
-                    channels: int = 3) -> torch.Tensor:
-    """(n, C, H, W) training images drawn at random (by `seed`), e.g. for the annotators' priming grid."""
-    ds = load_dataset(name, train=True, root=root, image_size=image_size, channels=channels)
+                    channels: int = 3, train: bool = True) -> torch.Tensor:
+    """(n, C, H, W) images drawn at random (by `seed`) from the training split, e.g. for the annotators' priming
+    grid, or with train=False from the held-out test split (never seen in training). Fewer than n when the split
+    has fewer images."""
+    ds = load_dataset(name, train=train, root=root, image_size=image_size, channels=channels)
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds), generator=g)[:n]  # type: ignore[arg-type]
+    if not len(idx):
+        return torch.empty(0)
     return torch.stack([ds[int(i)][0] for i in idx])

@@ -1,5 +1,11 @@
 """Images out: deterministic PNG bytes with no metadata chunks (nothing that could leak provenance to an
-annotator, and identical bytes for identical pixels), and grids for reports."""
+annotator, and identical bytes for identical pixels), and grids for reports.
+
+The PNGs are stored uncompressed (zlib level 0): a compressed file's length follows its content (training images
+compress far better than generated ones, low-active samples worse than regular ones), and a length an annotator's
+browser can read would tell the kinds apart without looking. Uncompressed, every image of one size and mode has
+the same byte length.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +26,17 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(x.permute(1, 2, 0).contiguous().numpy())
 
 
-def to_png_bytes(image: torch.Tensor) -> bytes:
-    """PNG with only IHDR, IDAT and IEND chunks (Pillow writes text/pHYs chunks only when asked to)."""
+def pil_to_png_bytes(image: Image.Image) -> bytes:
+    """Uncompressed PNG with only IHDR (PLTE/tRNS for palette images), IDAT and IEND chunks: its length depends on
+    the size and mode alone. Pillow writes text/pHYs chunks only when asked to, and nothing is asked here."""
     buf = io.BytesIO()
-    to_pil(image).save(buf, format="PNG", optimize=False, compress_level=6)
+    image.save(buf, format="PNG", optimize=False, compress_level=0)
     return buf.getvalue()
+
+
+def to_png_bytes(image: torch.Tensor) -> bytes:
+    """(C, H, W) float in [0, 1] -> constant-length PNG bytes (see pil_to_png_bytes)."""
+    return pil_to_png_bytes(to_pil(image))
 
 
 def image_grid(images: torch.Tensor, nrow: int) -> Image.Image:

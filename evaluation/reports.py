@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 from django.utils.crypto import salted_hmac
 
-from annotation.models import Campaign, Label, LabelValue
+from annotation.models import Campaign, Label, LabelValue, Participant
 from generation.models import GenerationJob, PoolItem
 
 from . import stats
@@ -59,18 +59,9 @@ def ordered_schemes(names) -> list[str]:
     return [s for s in SCHEME_ORDER if s in names] + sorted(names - set(SCHEME_ORDER))
 
 
-ATTENTION_KINDS = {
-    "training": "training images (raw)",
-    "reconstruction": "VAE reconstructions of held-out training images",
-}
-
-
 def attention_kind(pool) -> str:
-    """Which images the pool's attention checks are (a pool built before the choice existed: training images)."""
-    kind = getattr(pool, "attention_kind", None) or "training"
-    display = getattr(pool, "get_attention_kind_display", None)
-    text = str(display()) if callable(display) and getattr(pool, "attention_kind", None) else ATTENTION_KINDS.get(kind, kind)
-    return f"{text}, expected label \u201cnot novel or creative\u201d"
+    """Which images the pool's attention checks are, in words (for the parameters)."""
+    return f"{pool.get_attention_kind_display()}, expected label \u201cnot novel or creative\u201d"
 
 
 @dataclass
@@ -258,7 +249,8 @@ class Report:
             (
                 "exclusion rule",
                 f"annotators who answered at least {s.min_attention_checks} attention checks and failed more than "
-                f"{s.max_attention_fail_rate:.0%} of them (expected label: not novel or creative)",
+                f"{s.max_attention_fail_rate:.0%} of them (expected label: not novel or creative), and panel "
+                "participants the researcher excluded",
             ),
             ("excluded annotators", ", ".join(self.excluded) or "none"),
             (
@@ -394,6 +386,9 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         for uid, n in seen.items()
         if n >= settings.min_attention_checks and failed[uid] / n > settings.max_attention_fail_rate
     }
+    # Panel participants the researcher excluded by hand (e.g. rejected on the panel).
+    excluded_ids |= set(Participant.objects.filter(campaign=campaign, excluded=True, user__isnull=False)
+                        .values_list("user_id", flat=True))
 
     # Generated images that received at least one kept label, in pool order.
     sample_items = [(pk, pid, scheme) for pk, pid, scheme in items if scheme]

@@ -19,7 +19,7 @@ from config.admin import FreezingAdmin, ResearchersOnlyAdmin
 from config.roles import is_researcher
 
 from . import services
-from .models import GenerationJob, PoolItem, Sample, SamplePool, TrainedModel
+from .models import AttentionKind, GenerationJob, PoolItem, Sample, SamplePool, TrainedModel
 
 WORKER_FIELDS = ["status", "progress", "error", "device", "task_id", "heartbeat_at", "started_at", "finished_at"]
 
@@ -149,9 +149,19 @@ class JobForm(forms.ModelForm):
 
 class PoolForm(forms.Form):
     per_scheme = forms.IntegerField(min_value=1, initial=125, help_text="Samples of each scheme in the pool.")
-    attention_checks = forms.IntegerField(min_value=0, initial=0, help_text="Training images mixed in.")
+    attention_checks = forms.IntegerField(min_value=0, initial=0,
+                                          help_text='Images mixed in whose expected label is "not novel or creative".')
+    attention_kind = forms.ChoiceField(
+        label="Attention checks show", choices=AttentionKind.choices, initial=AttentionKind.RECONSTRUCTION,
+        required=False,  # a script that leaves it out gets the default
+        help_text="Raw training images look sharper than generated ones, so annotators can spot them; "
+                  "reconstructions of held-out images (encoder mean, regular decoding) look like the pool.",
+    )
     seed = forms.IntegerField(initial=0)
     name = forms.CharField(required=False, max_length=200)
+
+    def clean_attention_kind(self) -> str:
+        return self.cleaned_data.get("attention_kind") or AttentionKind.RECONSTRUCTION
 
 
 @admin.register(GenerationJob)
@@ -243,8 +253,8 @@ class PoolItemInline(admin.TabularInline):
 
 @admin.register(SamplePool)
 class SamplePoolAdmin(ResearchersOnly):
-    list_display = ["name", "job", "per_scheme", "seed", "created_at"]
-    readonly_fields = ["job", "per_scheme", "seed", "created_at"]
+    list_display = ["name", "job", "per_scheme", "attention_kind", "seed", "created_at"]
+    readonly_fields = ["job", "per_scheme", "attention_kind", "seed", "created_at"]
     fields = ["name", *readonly_fields]
     inlines = [PoolItemInline]
 

@@ -264,16 +264,30 @@ class Sample(models.Model):
         return self.public_id
 
 
+class AttentionKind(models.TextChoices):
+    """What a pool's attention checks show (their expected label is "not novel or creative" either way)."""
+
+    RAW = "raw", "Training images"
+    RECONSTRUCTION = "reconstruction", "Reconstructions of held-out images"
+    BOTH = "both", "Both (half each)"
+
+
 class SamplePool(Freezable, models.Model):
     """The images of a job shown to annotators: `per_scheme` samples of each scheme, shuffled."""
 
-    frozen_fields = ("job", "per_scheme", "seed")
+    frozen_fields = ("job", "per_scheme", "seed", "attention_kind")
     copy_label = "Build a sample pool"  # on the job's page
 
     job = models.ForeignKey(GenerationJob, on_delete=models.PROTECT, related_name="pools")
     name = models.CharField(max_length=200)
     per_scheme = models.PositiveIntegerField(default=125)
     seed = models.BigIntegerField(default=0)
+    # Researchers only, like every provenance field: an annotator is never told what an attention check is.
+    attention_kind = models.CharField(
+        "attention checks", max_length=20, choices=AttentionKind.choices, default=AttentionKind.RECONSTRUCTION,
+        help_text="Raw training images look sharper than generated ones; reconstructions of held-out images "
+                  "(encoder mean, regular decoding) pass through the same decoder as the pool.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -293,8 +307,9 @@ def pool_item_image_path(instance: PoolItem, filename: str) -> str:
 class PoolItem(models.Model):
     """One image of a pool as annotators know it: an opaque id and an image, nothing more.
 
-    An item either shows a generated sample, or (attention check) a training image, whose expected
-    label is "not novel or creative"; then `sample` is empty and `attention_image` holds the file.
+    An item either shows a generated sample, or (attention check) a training image or a reconstruction of a
+    held-out one (the pool's `attention_kind`), whose expected label is "not novel or creative"; then `sample` is
+    empty and `attention_image` holds the file.
     """
 
     pool = models.ForeignKey(SamplePool, on_delete=models.CASCADE, related_name="items")

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from .models import (
     MAX_SAMPLES_PER_SCHEME,
+    AttentionKind,
     GenerationJob,
     JobStatus,
     PoolItem,
@@ -570,11 +571,12 @@ def _draw(results: Results, per_scheme: int, n: int, rng: np.random.Generator) -
 
 
 def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
-               attention_checks: int = 0) -> SamplePool:
-    """A pool of per_scheme samples of each scheme (plus attention checks: training images), shuffled together."""
+               attention_checks: int = 0, attention_kind: str = AttentionKind.RECONSTRUCTION) -> SamplePool:
+    """A pool of per_scheme samples of each scheme (plus attention checks of the given kind: see
+    generation/attention.py), shuffled together."""
     import torch
 
-    import creative_core as cc
+    from . import attention
 
     job.refresh_from_db()
     if job.status != JobStatus.SUCCEEDED:
@@ -584,6 +586,7 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
         raise JobError(f"A pool takes between 1 and {n} samples per scheme from this job, not {per_scheme}.")
     if attention_checks < 0:
         raise JobError("The number of attention checks cannot be negative.")
+    attention.split(attention_kind, attention_checks)  # an unknown kind fails before any work
     results = Results.load(job)
     rng = np.random.default_rng(seed)
     drawn = _draw(results, per_scheme, n, rng)
@@ -613,23 +616,14 @@ def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str 
     samples: list[Sample] = []
     for scheme, indices in drawn.items():
         samples += list(Sample.objects.filter(job=job, scheme=scheme, index__in=indices.tolist()))
-    checks: list[bytes] = []
-    if attention_checks:
-        model_row = job.trained_model
-        shape = (model_row.metrics or {}).get("input_shape") or [3, 64, 64]
-        try:
-            images = cc.training_images(model_row.dataset_name, attention_checks, seed=seed, root=settings.DATA_ROOT,
-                                        image_size=shape[-1], channels=shape[0])
-        except cc.DataError as exc:
-            raise JobError(f"Training images for attention checks cannot be loaded: {exc}") from exc
-        checks = [cc.to_png_bytes(img) for img in images]
+    checks = attention.check_images(job, attention_checks, kind=attention_kind, seed=seed, device=device)
     entries: list[Sample | bytes] = [*samples, *checks]
     order = rng.permutation(len(entries))
     written: list[str] = []
     try:
         with transaction.atomic():
             pool = SamplePool.objects.create(job=job, name=name or f"Pool of job {job.pk} (seed {seed})",
-                                             per_scheme=per_scheme, seed=seed)
+                                             per_scheme=per_scheme, seed=seed, attention_kind=attention_kind)
             items = []
             for position, k in enumerate(order.tolist()):
                 entry = entries[k]

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.models import Campaign
 from annotation.services import ensure_slots
 from config.roles import ANNOTATORS
-from generation.models import Dataset, GenerationJob, JobStatus, SamplePool, TrainedModel
+from generation.models import AttentionKind, Dataset, GenerationJob, JobStatus, SamplePool, TrainedModel
 
 DEMO_MODEL = "Demo model"
 DEMO_POOL = "Demo pool"
@@ -34,6 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, default=1_000, help="samples per scheme in the job")
         parser.add_argument("--per-scheme", type=int, default=25, help="images per scheme in the pool")
         parser.add_argument("--attention-checks", type=int, default=5)
+        parser.add_argument("--attention-kind", default=AttentionKind.RECONSTRUCTION,
+                            choices=[k.value for k in AttentionKind], help="what the attention checks show")
         parser.add_argument("--optimise-dr", action="store_true", help="also compute the optimised D_r (slower)")
         parser.add_argument("--annotators", type=int, default=9, help="demo annotator accounts demo1..N")
         parser.add_argument("--password", default="", help="for the demo accounts (default: $DEMO_PASSWORD, else $ANNOTATOR_PASSWORD, else generated for new ones)")
@@ -102,7 +104,7 @@ class Command(BaseCommand):
 
         self.stdout.write(f"building a pool of {opts['per_scheme']} images per scheme...")
         return services.build_pool(job, per_scheme=opts["per_scheme"], seed=0, name=DEMO_POOL,
-                                   attention_checks=opts["attention_checks"])
+                                   attention_checks=opts["attention_checks"], attention_kind=opts["attention_kind"])
 
     def restart(self, row: TrainedModel | GenerationJob) -> None:
         """A failed or interrupted earlier run starts again from the queue."""

@@ -1,0 +1,140 @@
+"""Attention checks that look like the pool: reconstructions of held-out images, raw training images, or both.
+
+Raw training images look sharper than anything the decoder makes, so an annotator could spot a check by look.
+A reconstruction of a held-out image (encoder mean, regular decoding) passes through the same decoder.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+import creative_core as cc
+from annotation.models import Campaign, Label
+from evaluation.reports import build_report, pseudonym
+from generation import services
+from generation.models import AttentionKind, GenerationJob, JobStatus, SamplePool
+from tests.evaluation.builders import build_campaign, make_annotators
+from tests.factories import PASSWORD, make_annotator
+from tests.generation.conftest import make_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finished_job(ready_model) -> GenerationJob:
+    job = make_job(ready_model, n=20, optimise_dr=False)
+    services.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    return job
+
+
+def check_bytes(pool: SamplePool) -> list[bytes]:
+    return sorted(item.attention_image.read() for item in pool.items.filter(sample=None))
+
+
+def expected(job: GenerationJob, n: int, seed: int, *, train: bool) -> list[bytes]:
+    images = cc.training_images("mnist", n, seed=seed, root=settings.DATA_ROOT, train=train)
+    if not train:
+        images = cc.reconstruct(cc.load_checkpoint(job.trained_model.checkpoint.path, device="cpu").model, images,
+                                device="cpu")
+    return [cc.to_png_bytes(i) for i in images]
+
+
+def test_it_uses_reconstructions_of_held_out_images_by_default(finished_job):
+    pool = services.build_pool(finished_job, per_scheme=3, seed=4, attention_checks=5)
+    pool.refresh_from_db()
+    assert pool.attention_kind == AttentionKind.RECONSTRUCTION
+    checks = check_bytes(pool)
+    assert checks == sorted(expected(finished_job, 5, 4, train=False))
+    raw_test = cc.training_images("mnist", 5, seed=4, root=settings.DATA_ROOT, train=False)
+    assert not set(checks) & {cc.to_png_bytes(i) for i in raw_test}  # passed through the decoder, not as they are
+
+
+def test_it_mixes_both_kinds_half_each(finished_job):
+    pool = services.build_pool(finished_job, per_scheme=3, seed=6, attention_checks=5,
+                               attention_kind=AttentionKind.BOTH)
+    assert SamplePool.objects.get(pk=pool.pk).attention_kind == AttentionKind.BOTH
+    want = expected(finished_job, 2, 6, train=True) + expected(finished_job, 3, 6, train=False)
+    assert check_bytes(pool) == sorted(want)
+
+
+def test_it_keeps_raw_training_images_when_asked(finished_job):
+    pool = services.build_pool(finished_job, per_scheme=3, seed=6, attention_checks=3, attention_kind="raw")
+    assert check_bytes(pool) == sorted(expected(finished_job, 3, 6, train=True))
+
+
+def test_it_refuses_an_unknown_kind_before_any_work(finished_job):
+    with pytest.raises(services.JobError, match="Unknown kind"):
+        services.build_pool(finished_job, per_scheme=3, attention_checks=2, attention_kind="sharp")
+    assert not finished_job.pools.exists()
+
+
+def test_it_expects_not_novel_or_creative_on_reconstructions(finished_job):
+    pool = services.build_pool(finished_job, per_scheme=2, seed=1, attention_checks=3)
+    campaign = Campaign.objects.create(name="checks", pool=pool, annotators_per_image=2)
+    careful, careless = make_annotator("careful"), make_annotator("careless")
+    for item in pool.items.all():
+        for user, answer in ((careful, "not_novel"), (careless, "creative")):
+            Label.objects.create(campaign=campaign, item=item, annotator=user,
+                                 value=answer if item.is_attention_check else "novel", time_spent_ms=900)
+    rows = {a.pseudonym: a for a in build_report(campaign).annotators}
+    good, bad = rows[pseudonym(campaign.pk, careful.pk)], rows[pseudonym(campaign.pk, careless.pk)]
+    assert (good.attention_seen, good.attention_failed) == (3, 0)
+    assert (bad.attention_seen, bad.attention_failed) == (3, 3)
+
+
+def test_it_builds_and_shows_the_kind_in_the_admin(client, researcher, finished_job):
+    client.login(username=researcher.username, password=PASSWORD)
+    form = client.get(reverse("admin:generation_generationjob_pool", args=[finished_job.pk])).content.decode()
+    assert 'name="attention_kind"' in form and "Reconstructions of held-out images" in form
+    response = client.post(reverse("admin:generation_generationjob_pool", args=[finished_job.pk]),
+                           {"per_scheme": 2, "attention_checks": 2, "attention_kind": "both", "seed": 0})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    pool = finished_job.pools.get()
+    assert pool.attention_kind == AttentionKind.BOTH and pool.items.filter(sample=None).count() == 2
+    page = client.get(reverse("admin:generation_samplepool_change", args=[pool.pk])).content.decode()
+    assert "Both (half each)" in page
+    listing = client.get(reverse("admin:generation_samplepool_changelist")).content.decode()
+    assert "Both (half each)" in listing
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("reconstruction", "reconstructions of held-out images"),
+                                             ("raw", "training images"), ("both", "both (half each)")])
+def test_it_says_in_the_report_which_kind_the_campaign_uses(client, researcher, kind, shown):
+    campaign, _ = build_campaign({"regular": [[0, 0, 9, 0]]}, make_annotators(9), attention=[["not_novel"] * 9])
+    SamplePool.objects.filter(pk=campaign.pool_id).update(attention_kind=kind)
+    client.login(username=researcher.username, password=PASSWORD)
+    page = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
+    line = re.search(r'<p id="attention-kind">(.*?)</p>', page, re.S).group(1)
+    assert shown in line and "not novel or creative" in line
+    assert ("sharper" in line) == (kind == "raw")
+
+
+def test_it_tells_annotators_nothing_about_the_kind(client, finished_job):
+    """Pages, API answers, image bytes and headers are alike for checks of either kind and for samples."""
+    pool = services.build_pool(finished_job, per_scheme=3, seed=8, attention_checks=4, attention_kind="both")
+    anna = make_annotator("anna")
+    campaign = Campaign.objects.create(name="Digits", pool=pool, annotators_per_image=1, priming_count=4)
+    campaign.annotators.add(anna)
+    client.login(username=anna.username, password=PASSWORD)
+    seen = [client.get(reverse("annotation:priming", args=[campaign.pk]), follow=True).content.decode()]
+    client.post(reverse("annotation_api:primed", args=[campaign.pk]))
+    seen.append(client.get(reverse("annotation:label", args=[campaign.pk]), follow=True).content.decode())
+    shapes = set()
+    while not (answer := client.post(reverse("annotation_api:next", args=[campaign.pk]))).json()["done"]:
+        item = answer.json()["item"]
+        image = client.get(item["image"])
+        seen += [answer.content.decode(), image.content.decode("latin-1"), str(sorted(image.headers.items()))]
+        shapes.add((tuple(sorted(item)), len(item["data_url"]), len(image.content), tuple(sorted(image.headers))))
+        client.post(reverse("annotation_api:submit", args=[campaign.pk]), {"item": item["id"], "value": "novel"},
+                    content_type="application/json")
+    assert campaign.labels.count() == pool.items.count() == 16
+    assert len(shapes) == 1  # the same keys, lengths and headers for every image
+    text = "\n".join(seen).lower()
+    for word in ("reconstruct", "attention", "held-out", "held out", AttentionKind.BOTH.label.lower()):
+        assert word not in text, word
