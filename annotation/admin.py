@@ -156,7 +156,13 @@ class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
         refused = {pk: why for pk, why in refused.items() if why}
         for campaign in queryset.filter(pk__in=refused):
             self.message_user(request, f"{campaign} was not opened: {refused[campaign.pk]}", messages.ERROR)
-        opened = queryset.exclude(pk__in=refused).update(is_open=True)
+        # Saved one by one (not a bulk update) so that opening registers the report settings in force as the
+        # campaign's primary analysis (evaluation's post_save receiver).
+        opened = 0
+        for campaign in queryset.exclude(pk__in=refused):
+            campaign.is_open = True
+            campaign.save(update_fields=["is_open"])
+            opened += 1
         if opened:
             self.message_user(request, f"Opened {opened}.", messages.SUCCESS)
 

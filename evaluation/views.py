@@ -62,7 +62,8 @@ def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
     if kind == "participants":
         body = csv_export.render(participant_rows(campaign))
     elif kind in csv_export.KINDS:
-        body = csv_export.render(csv_export.KINDS[kind](build_report(campaign)))
+        # Only the summary carries intervals and tests: the other files skip the resampling.
+        body = csv_export.render(csv_export.KINDS[kind](build_report(campaign, inference=kind == "summary")))
     else:
         raise Http404
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")

@@ -30,7 +30,8 @@ def study(labelled_campaign, raters):
     """One real row of every registered model."""
     record_probe("admin walk")  # what a worker writes when probed
     Token.objects.create(user=raters[0])
-    ReportSettings.objects.create(campaign=labelled_campaign, threshold=2)
+    # Registered when the campaign opened (a row per open campaign); this one with its own threshold.
+    ReportSettings.objects.update_or_create(campaign=labelled_campaign, defaults={"threshold": 2})
     StudyLink.objects.create(campaign=labelled_campaign)
     Participant.objects.create(campaign=labelled_campaign, participant_id="PANEL1", outcome="no_work")
     return labelled_campaign
