@@ -214,8 +214,11 @@ def _poller(row: TrainedModel | GenerationJob) -> Callable[[], bool]:
     return should_stop
 
 
-def train_model(trained_model_id: int) -> None:
-    """Train, profile and save a model (in a worker, or synchronously from a command or a test)."""
+def train_model(trained_model_id: int, *, batch_size: int | None = None) -> None:
+    """Train, profile and save a model (in a worker, or synchronously from a command or a test).
+
+    `batch_size`: the training batch (default: creative_core's); the demo passes its own.
+    """
     import creative_core as cc
 
     row = _claim(TrainedModel, trained_model_id)
@@ -226,6 +229,7 @@ def train_model(trained_model_id: int) -> None:
         trained = cc.train(
             row.dataset_name, epochs=row.epochs, seed=row.seed, latent_dim=row.latent_dim, arch=row.architecture,
             limit=row.train_limit, device=row.device, root=settings.DATA_ROOT, progress=False,
+            **({"batch_size": batch_size} if batch_size else {}),
             on_epoch=lambda epoch, epochs, _m: _beat(row, 0.9 * epoch / epochs), should_stop=_poller(row),
         )
         profile = cc.profile(trained.model, row.dataset_name, layer=row.profile_layer or None, limit=row.train_limit,
@@ -291,6 +295,12 @@ def _load(job: GenerationJob, device: str):
             names = ", ".join(cc.hidden_layer_names(ckpt.model))
             raise JobError(f"Layer {job.layer!r} cannot be profiled ({exc}); the model's layers: {names}.") from exc
     return ckpt.model, profile
+
+
+def _data_of(job: GenerationJob) -> dict:
+    """Where a scheme that needs the model's training images (interpolation) finds them."""
+    model = job.trained_model
+    return {"dataset": model.dataset_name, "root": settings.DATA_ROOT, "limit": model.train_limit}
 
 
 def _schemes(job: GenerationJob) -> list[str]:
@@ -401,7 +411,7 @@ def _run(job: GenerationJob) -> None:
         for s_i, (name, scheme) in enumerate(zip(names, schemes, strict=True)):
             t = time.monotonic()
             out = cc.generate(model, profile, scheme, count, seed=job.seed, batch_size=bs, device=job.device,
-                              progress=False, start=start)
+                              progress=False, start=start, **_data_of(job))
             t1 = time.monotonic()
             timings["generate"] += t1 - t
             dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
@@ -542,7 +552,7 @@ def _regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterab
         if k == len(idx) or idx[k] != idx[k - 1] + 1:
             first = idx[run_start]
             out = cc.generate(model, profile, sch, idx[k - 1] - first + 1, seed=job.seed, batch_size=batch_size(),
-                              device=device, progress=False, start=first)
+                              device=device, progress=False, start=first, **_data_of(job))
             for j in range(len(out)):
                 images[first + j] = out.images[j]
             run_start = k
