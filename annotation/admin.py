@@ -76,6 +76,8 @@ class StudyLinkInline(admin.StackedInline):
     extra = 0
     max_num = 1
     can_delete = True
+    # The admin builds the inline's fields itself (its own callback wins over the form's): say https here too.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fields = ["study_url", "participants", "is_active", "panel", "participant_param", "study_param", "session_param",
               "quota", "consent", "completion_url", "code_completed", "code_failed_checks", "code_no_work", "full_since"]
     readonly_fields = ["study_url", "participants", "full_since"]
