@@ -8,6 +8,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from config.api_edge import DB_INT_MAX, is_public_id
 from config.roles import ANNOTATORS, is_researcher
 from generation.models import PoolItem, Sample
 
@@ -38,7 +39,7 @@ _ITEM_IMAGE_FOR_ANNOTATOR = (
 
 def campaign_for_annotator(user: AbstractBaseUser, pk: int) -> Campaign:
     """A campaign the user takes part in as an annotator (open or closed)."""
-    if not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated or not user.is_active or pk > DB_INT_MAX:
         raise Http404
     found = list(Campaign.objects.raw(_CAMPAIGN_FOR_ANNOTATOR, {"c": pk, "u": user.pk, "g": ANNOTATORS}))
     if not found:
@@ -48,6 +49,8 @@ def campaign_for_annotator(user: AbstractBaseUser, pk: int) -> Campaign:
 
 def campaign_for_viewer(user: AbstractBaseUser, pk: int) -> Campaign:
     """Researchers see every campaign; annotators their own."""
+    if pk > DB_INT_MAX:  # past bigint: names nothing, and the database could not compare it
+        raise Http404
     if is_researcher(user):
         return get_object_or_404(Campaign.objects.select_related("pool"), pk=pk)
     return campaign_for_annotator(user, pk)
@@ -56,7 +59,7 @@ def campaign_for_viewer(user: AbstractBaseUser, pk: int) -> Campaign:
 def item_image(user: AbstractBaseUser, public_id: str) -> FieldFile | None:
     """The image file of a pool item, for researchers (any item) and for annotators of an open campaign that
     shows it; None for anyone else, for an unknown item and for an item without a file."""
-    if not user.is_authenticated or not user.is_active:
+    if not user.is_authenticated or not user.is_active or not is_public_id(public_id):
         return None
     with connection.cursor() as cursor:
         cursor.execute(_ITEM_IMAGE_FOR_ANNOTATOR, {"i": public_id, "u": user.pk, "g": ANNOTATORS})

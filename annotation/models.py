@@ -9,6 +9,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from core.freezing import Freezable
@@ -80,6 +81,12 @@ class Campaign(Freezable, models.Model):
         None when there is no bound to check against: enrolment is open, or an unsaved campaign whose annotators
         are not known yet.
         """
+        # Participants from a panel enrol themselves through the study link: there is no fixed number to check.
+        open_enrolment = getattr(self, "pending_open_enrolment", None)
+        if open_enrolment is None and self.pk:
+            open_enrolment = StudyLink.objects.filter(campaign=self, is_active=True).exists()
+        if open_enrolment:
+            return None
         if annotators is None:
             annotators = getattr(self, "pending_annotators", None)
         if annotators is not None:
@@ -199,6 +206,132 @@ class Priming(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "annotator"], name="one_priming_per_annotator")]
+
+
+class Panel(models.TextChoices):
+    """Where participants come from: each panel puts its own ids into the study link's query string."""
+
+    PROLIFIC = "prolific", "Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID)"
+    MTURK = "mturk", "MTurk (workerId, assignmentId, hitId)"
+    NONE = "none", "None: ask for nothing (each browser is a new participant)"
+
+
+# The query parameters each panel sends: participant, study, session.
+PANEL_PARAMETERS: dict[str, tuple[str, str, str]] = {
+    Panel.PROLIFIC: ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
+    Panel.MTURK: ("workerId", "assignmentId", "hitId"),
+    Panel.NONE: ("", "", ""),
+}
+
+DEFAULT_CONSENT = """<p>This study is run by researchers who want to know how people judge images made by a \
+computer model. You will see small images one at a time and choose a label for each.</p>
+<p>We store your panel id, the labels you give and how long each took. We do not ask for your name or any other \
+personal data. You can stop at any time by closing this page.</p>
+<p>By continuing you agree to take part.</p>"""
+
+
+def default_consent() -> str:
+    return DEFAULT_CONSENT
+
+
+def new_link_id() -> str:
+    return secrets.token_urlsafe(6)
+
+
+def new_link_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_completion_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+class StudyLink(models.Model):
+    """A campaign's secret link for participants from a panel (Prolific, MTurk, a university pool).
+
+    Whoever holds the link can enrol: a pseudonymous annotator account is made per panel participant id, with a
+    quota of images and a completion code at the end. Revoking it (unticking "active") stops new and returning
+    participants at once.
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="study_link")
+    link_id = models.CharField(max_length=16, unique=True, default=new_link_id, editable=False)
+    secret = models.CharField(max_length=64, default=new_link_secret, editable=False)
+    is_active = models.BooleanField(
+        "active", default=True, help_text="Untick to revoke the link: new and returning participants are stopped at once.")
+    panel = models.CharField(max_length=20, choices=Panel.choices, default=Panel.PROLIFIC)
+    participant_param = models.CharField(
+        max_length=40, blank=True, help_text="Query parameter with the participant id (blank: the panel's own name).")
+    study_param = models.CharField(max_length=40, blank=True, help_text="Query parameter with the study id (blank: the panel's).")
+    session_param = models.CharField(max_length=40, blank=True, help_text="Query parameter with the session id (blank: the panel's).")
+    consent = models.TextField(default=default_consent, help_text="Shown before anything else (basic HTML allowed).")
+    quota = models.PositiveIntegerField(
+        default=50, validators=[MinValueValidator(1)], help_text="Images per participant, attention checks included.")
+    completion_url = models.URLField(
+        max_length=500, blank=True,
+        help_text="Where participants go when they finish, e.g. https://app.prolific.com/submissions/complete?cc={code} "
+        "({code} is replaced by their completion code). Blank: they see the code only.")
+    code_completed = models.CharField(max_length=40, default=new_completion_code, help_text="Code for a participant who finished.")
+    code_failed_checks = models.CharField(
+        max_length=40, default=new_completion_code,
+        help_text="Code for a participant who finished but failed the attention checks (by the report's exclusion rule).")
+    code_no_work = models.CharField(
+        max_length=40, default=new_completion_code, help_text="Code for a participant who arrived when no image was left.")
+    full_since = models.DateTimeField(null=True, blank=True, editable=False,
+                                      help_text="When every image had its votes: the link closed itself.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Study link of {self.campaign}"
+
+    def parameters(self) -> tuple[str, str, str]:
+        """The query parameter names of the participant, study and session ids ("" for none)."""
+        preset = PANEL_PARAMETERS[Panel(self.panel)]
+        return (self.participant_param or preset[0], self.study_param or preset[1], self.session_param or preset[2])
+
+    @property
+    def consent_html(self) -> str:
+        return safe_html(self.consent)
+
+    def clean(self) -> None:
+        codes = [self.code_completed, self.code_failed_checks, self.code_no_work]
+        if len(set(codes)) != len(codes):
+            raise ValidationError("The three completion codes must differ: the panel tells outcomes apart by them.")
+        names = [n for n in self.parameters() if n]
+        if len(set(names)) != len(names):
+            raise ValidationError("The participant, study and session parameters must have different names.")
+        if self.panel != Panel.NONE and not self.parameters()[0]:
+            raise ValidationError({"participant_param": "Name the query parameter that carries the participant id."})
+
+
+class Outcome(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    FAILED_CHECKS = "failed_checks", "Failed attention checks"
+    NO_WORK = "no_work", "No work left"
+
+
+class Participant(models.Model):
+    """One panel participant of a campaign and the pseudonymous account made for them."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="participants")
+    participant_id = models.CharField(max_length=64)
+    study_id = models.CharField(max_length=64, blank=True)
+    session_id = models.CharField(max_length=64, blank=True)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="participant")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    code_given = models.CharField(max_length=40, blank=True)
+    excluded = models.BooleanField(
+        default=False, help_text="Left out of the report by the researcher (e.g. rejected on the panel).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "participant_id"], name="one_participant_per_id")]
+        ordering = ["started_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.participant_id
 
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "a", "h2", "h3", "h4", "blockquote", "code"}

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from config.roles import is_annotator, is_researcher
 
-from . import access, services
+from . import access, panel, services
 from .access import campaign_for_annotator, campaign_for_viewer
 from .images import BadImage, priming_png, stored_png
 from .models import LabelValue, Priming
@@ -43,12 +43,20 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "annotation/index.html", {"rows": services.campaign_rows(request.user)})
 
 
+def _closed(request: HttpRequest, campaign) -> HttpResponse:
+    """A closed campaign: a panel participant goes to their completion page (their code), anyone else is told."""
+    finish_url = panel.finish_url(panel.session_study(request), campaign.pk)
+    if finish_url:
+        return redirect(finish_url)
+    return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def priming(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for_annotator(request.user, pk)
     if not campaign.is_open:
-        return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+        return _closed(request, campaign)
     if request.method == "POST":
         services.mark_primed(campaign, request.user)
         return redirect("annotation:label", pk=campaign.pk)
@@ -60,7 +68,7 @@ def priming(request: HttpRequest, pk: int) -> HttpResponse:
 def label(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for_annotator(request.user, pk)
     if not campaign.is_open:
-        return render(request, "annotation/closed.html", {"campaign": campaign}, status=410)
+        return _closed(request, campaign)
     if not Priming.objects.filter(campaign=campaign, annotator=request.user).exists():
         return redirect("annotation:priming", pk=campaign.pk)
     context = {
@@ -72,7 +80,8 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
             "labels": reverse("annotation_api:submit", args=[campaign.pk]),
             "undo": reverse("annotation_api:undo", args=[campaign.pk]),
             "progress": reverse("annotation_api:progress", args=[campaign.pk]),
-            "done": reverse("annotation:done", args=[campaign.pk]),
+            "done": panel.finish_url(panel.session_study(request), campaign.pk)
+            or reverse("annotation:done", args=[campaign.pk]),
         },
     }
     return render(request, "annotation/label.html", context)
@@ -81,6 +90,9 @@ def label(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def done(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_for_annotator(request.user, pk)
+    finish_url = panel.finish_url(panel.session_study(request), campaign.pk)
+    if finish_url:
+        return redirect(finish_url)
     return render(request, "annotation/done.html", {"campaign": campaign, "progress": services.progress(campaign, request.user)})
 
 

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularSwaggerView
 
 from . import views
+from .api_docs import SchemaView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("generation/", include("generation.urls")),
     path("annotate/", include("annotation.urls")),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/", include("annotation.api_urls")),
     path("reports/", include("evaluation.urls")),
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch
 from django.urls import reverse
 
-from annotation.models import Campaign
+from annotation.models import Campaign, StudyLink
 from evaluation.models import ReportSettings
 from generation.models import GenerationJob, JobStatus, PoolBuild, SamplePool, TrainedModel
 
@@ -17,7 +17,7 @@ SHOWN_MODELS = 20  # the newest; older ones are in the lists
 
 @dataclass
 class Row:
-    depth: int  # 0 model, 1 job, 2 pool, 3 campaign
+    depth: int  # 0 model, 1 job, 2 pool, 3 campaign, 4 its study link
     kind: str
     name: str
     url: str
@@ -74,7 +74,26 @@ def _pool_rows(pool: SamplePool) -> list[Row]:
     campaigns = list(pool.campaigns.all())
     if not campaigns:
         row.action, row.action_url = "Open a campaign", reverse("admin:annotation_campaign_add") + f"?pool={pool.pk}"
-    return [row, *(_campaign_row(c, pool.n_items) for c in campaigns)]
+    rows = [row]
+    for campaign in campaigns:
+        rows.append(_campaign_row(campaign, pool.n_items))
+        link = getattr(campaign, "study_link", None)  # None when it has none
+        if link is not None:
+            rows.append(_study_link_row(campaign, link))
+    return rows
+
+
+def _study_link_row(campaign: Campaign, link: StudyLink) -> Row:
+    """One line on the campaign's panel participants: how many came, finished, failed checks, found no work."""
+    from evaluation.participants import summary
+
+    n = summary(campaign)
+    status = "Revoked" if not link.is_active else ("Full: closed itself" if link.full_since else "Open")
+    text = (f"{n['started']} started · {n['finished']} finished · {n['failed_checks']} failed checks · "
+            f"{n['no_work']} found no work")
+    return Row(4, "Study link", f"{link.get_panel_display().split(' (')[0]} participants",
+               reverse("evaluation:participants", args=[campaign.pk]), status, progress_text=text,
+               action="See the participants", action_url=reverse("evaluation:participants", args=[campaign.pk]))
 
 
 def _campaign_row(campaign: Campaign, n_items: int) -> Row:
@@ -95,7 +114,8 @@ def _campaign_row(campaign: Campaign, n_items: int) -> Row:
 
 
 def study_rows(limit: int = SHOWN_MODELS) -> list[Row]:
-    campaigns = Campaign.objects.annotate(n_labels=Count("labels")).select_related("report_settings").order_by(
+    campaigns = Campaign.objects.annotate(n_labels=Count("labels")).select_related(
+        "report_settings", "study_link").order_by(
         "created_at")
     pools = SamplePool.objects.annotate(n_items=Count("items")).order_by("created_at").prefetch_related(
         Prefetch("campaigns", queryset=campaigns))

@@ -16,11 +16,11 @@ from .metrics import OptimisedDr, dr_amortised, dr_optimised
 from .models import MLPVAE, ConvVAE, build_model
 from .reconstruct import reconstruct
 from .sampling import Samples, generate
-from .schemes import SCHEME_NAMES, Scheme, check_schemes, make_scheme, scheme_defaults
+from .schemes import ALL_SCHEME_NAMES, SCHEME_NAMES, Scheme, check_schemes, make_scheme, scheme_defaults
 from .training import Trained, train
 
 __all__ = [
-    "__version__", "SCHEME_NAMES", "DATASETS", "default_data_root", "fetch_data", "verify_data", "load_dataset",
+    "__version__", "SCHEME_NAMES", "ALL_SCHEME_NAMES", "DATASETS", "default_data_root", "fetch_data", "verify_data", "load_dataset",
     "training_images", "make_scheme", "scheme_defaults", "Scheme", "train", "Trained", "profile",
     "ActivationProfile", "save_checkpoint", "load_checkpoint", "Checkpoint", "generate", "Samples", "dr_amortised",
     "dr_optimised", "OptimisedDr", "to_png_bytes", "image_grid", "Cancelled", "CheckpointError", "DataError",

@@ -1,4 +1,5 @@
-"""`python -m creative_core SUBCOMMAND ...`: fetch-data, train, profile, generate, measure, reproduce."""
+"""`python -m creative_core SUBCOMMAND ...`: fetch-data, train, profile, generate, measure, train-classifier,
+reproduce."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import torch
 from . import fetch
 from .activations import profile as run_profile
 from .checkpoint import load_checkpoint, save_checkpoint
+from .classifier import save_classifier, train_classifier
 from .errors import Cancelled, CheckpointError, DataError
 from .images import image_grid, to_png_bytes
 from .metrics import dr_amortised, dr_optimised
-from .reproduce import format_table, reproduce
+from .reproduce import ALL_DATASETS, format_combined, format_table, reproduce, reproduce_all
 from .sampling import generate
-from .schemes import SCHEME_NAMES, make_scheme
+from .schemes import ALL_SCHEME_NAMES, make_scheme
 from .training import train
 
 
@@ -76,7 +78,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     ck = load_checkpoint(a.checkpoint, device=a.device)
     scheme = make_scheme(a.scheme, **dict(a.param or []))
     s = generate(ck.model, ck.profile, scheme, a.n, seed=a.seed, start=a.start, batch_size=a.batch_size,
-                 progress=not a.quiet, layer=_layer(a.layer))
+                 progress=not a.quiet, layer=_layer(a.layer), dataset=ck.meta.get("dataset"), root=a.root)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"scheme": s.scheme, "params": s.params, "images": s.images, "z": s.z, "units": s.units,
@@ -110,12 +112,30 @@ def cmd_measure(a: argparse.Namespace) -> None:
     print(json.dumps(res, indent=2))
 
 
+def cmd_train_classifier(a: argparse.Namespace) -> None:
+    clf = train_classifier(a.dataset, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, limit=a.limit,
+                           root=a.root, device=a.device, progress=not a.quiet)
+    save_classifier(a.out, clf)
+    m = clf.meta
+    print(f"test accuracy {100 * m['test_accuracy']:.2f}% on {m['n_test']:,} {a.dataset} test images "
+          f"({m['n_classes']} classes, {a.epochs} epochs, {m['seconds']:.0f} s)")
+    print(f"saved {a.out}")
+
+
 def cmd_reproduce(a: argparse.Namespace) -> None:
     t0 = time.time()
-    rows = reproduce(a.dataset, checkpoint=a.checkpoint, epochs=a.epochs, samples=a.samples,
-                     optimised_samples=a.optimised_samples, seed=a.seed, out=a.out, root=a.root, device=a.device,
-                     batch_size=a.batch_size, steps=a.steps, tol=a.tol, limit=a.limit, progress=not a.quiet)
-    print(format_table(a.dataset, rows))
+    kwargs = {"epochs": a.epochs, "samples": a.samples, "optimised_samples": a.optimised_samples, "seed": a.seed,
+              "root": a.root, "device": a.device, "batch_size": a.batch_size, "steps": a.steps, "tol": a.tol,
+              "limit": a.limit, "progress": not a.quiet, "early_exit": a.early_exit, "check_every": a.check_every}
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    if a.all:
+        if a.checkpoint:
+            raise ValueError("--all trains one model per data set; leave out --checkpoint")
+        rows, seconds = reproduce_all(ALL_DATASETS, out=a.out, log=log, **kwargs)
+        print(format_combined(rows, seconds))
+    else:
+        rows = reproduce(a.dataset, checkpoint=a.checkpoint, out=a.out, log=log, **kwargs)
+        print(format_table(a.dataset, rows))
     print(f"took {time.time() - t0:.0f} s")
 
 
@@ -167,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     common(g)
     dev(g)
     g.add_argument("--checkpoint", required=True)
-    g.add_argument("--scheme", required=True, choices=SCHEME_NAMES)
+    g.add_argument("--scheme", required=True, choices=ALL_SCHEME_NAMES)
     g.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE", help="scheme parameter")
     g.add_argument("-n", "--n", type=int, default=100)
     g.add_argument("--seed", type=int, default=0)
@@ -188,10 +208,23 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--tol", type=float, default=1e-4)
     m.set_defaults(func=cmd_measure)
 
-    r = sub.add_parser("reproduce", help="the paper's Table 1 D_r column on one data set")
+    c = sub.add_parser("train-classifier", help="train the small CNN of the surrogate metrics; prints its test accuracy")
+    common(c)
+    c.add_argument("--dataset", required=True, help="mnist | fmnist | mnist+fmnist | folder:/path")
+    c.add_argument("--epochs", type=int, default=2)
+    c.add_argument("--batch-size", type=int, default=128)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--limit", type=int)
+    c.add_argument("--device")
+    c.add_argument("--out", required=True, help="classifier path")
+    c.set_defaults(func=cmd_train_classifier)
+
+    r = sub.add_parser("reproduce", help="the paper's Table 1 D_r column on one data set, or all three")
     common(r)
     dev(r)
-    r.add_argument("--dataset", required=True, choices=["mnist", "fmnist", "mnist+fmnist"])
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--dataset", choices=list(ALL_DATASETS))
+    which.add_argument("--all", action="store_true", help="the three data sets in one run, one combined table")
     r.add_argument("--checkpoint", help="use this model instead of training one")
     r.add_argument("--epochs", type=int, default=15)
     r.add_argument("--samples", type=int, default=10_000, help="samples per scheme")
@@ -200,7 +233,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--tol", type=float, default=1e-4)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
-    r.add_argument("--out", help="output folder (default runs/reproduce-DATASET)")
+    r.add_argument("--early-exit", action="store_true",
+                   help="optimised D_r: a converged sample stops being optimised (faster; see dr_optimised)")
+    r.add_argument("--check-every", type=int, default=1, help="optimised D_r: steps between convergence checks")
+    r.add_argument("--out", help="output folder (default runs/reproduce-DATASET, or runs/reproduce-all)")
     r.set_defaults(func=cmd_reproduce)
     return p
 

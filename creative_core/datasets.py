@@ -141,3 +141,14 @@ def training_images(name: str, n: int, *, seed: int = 0, root: str | Path | None
     if not len(idx):
         return torch.empty(0)
     return torch.stack([ds[int(i)][0] for i in idx])
+
+
+def training_set(name: str, *, root: str | Path | None = None, limit: int | None = None, image_size: int = 64,
+                 channels: int = 3, train: bool = True) -> TensorImages:
+    """The whole (training) set in memory as (images, labels) tensors, image folders included."""
+    ds = load_dataset(name, train=train, root=root, limit=limit, image_size=image_size, channels=channels)
+    t = as_tensor(ds)
+    if t is not None:
+        return t
+    pairs = [ds[i] for i in range(len(ds))]  # type: ignore[arg-type]
+    return TensorImages(torch.stack([x for x, _ in pairs]), torch.as_tensor([y for _, y in pairs], dtype=torch.int64))

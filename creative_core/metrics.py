@@ -47,8 +47,18 @@ def dr_amortised(model: nn.Module, images: torch.Tensor, *, batch_size: int = 10
 
 
 def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr: float = 0.05, tol: float = 1e-4,
-                 batch_size: int = 1000, device=None, progress: bool = True) -> OptimisedDr:
-    """(n,) min over z of ||x - decode(z)||_2, with per-sample convergence flags."""
+                 batch_size: int = 1000, device=None, progress: bool = True, early_exit: bool = False,
+                 check_every: int = 1) -> OptimisedDr:
+    """(n,) min over z of ||x - decode(z)||_2, with per-sample convergence flags.
+
+    Adam is written out on plain tensors (the same update as torch.optim.Adam, betas 0.9/0.999, eps 1e-8), and
+    the gradient is taken for z only. `early_exit`: a converged sample stops being optimised (its rows leave the
+    batch, so later steps cost less); its value is then the best seen up to its convergence, which can be a
+    little above what more steps would reach. `check_every`: how often (in steps) the loop asks whether the
+    whole batch has converged (and, with early_exit, drops converged rows): each look waits for the device.
+    """
+    if check_every < 1:
+        raise ValueError(f"check_every must be at least 1, got {check_every}")
     dev = _setup(model, device)
     params = list(model.parameters())
     grad_flags = [p.requires_grad for p in params]
@@ -58,31 +68,9 @@ def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr
     try:
         bar = tqdm(total=len(images), desc="D_r optimised", disable=not progress, unit="img")
         for x in images.split(batch_size):
-            x = x.to(dev)
-            with torch.no_grad():
-                z0 = model.encode(x)[0]
-            z = z0.clone().requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=lr)
-            best = torch.full((len(x),), torch.inf, device=dev)
-            prev = None
-            done = torch.zeros(len(x), dtype=torch.bool, device=dev)
-            step = 0
-            for step in range(1, steps + 1):  # noqa: B007 (step is read after the loop)
-                d = _distance(model, x, z)  # the distance at the z reached after step-1 updates
-                with torch.no_grad():
-                    best = torch.minimum(best, d)
-                    if prev is not None:
-                        done |= (prev - d).abs() < tol
-                    prev = d.detach()
-                if bool(done.all()):
-                    break
-                opt.zero_grad(set_to_none=True)
-                d.sum().backward()
-                opt.step()
-            with torch.no_grad():
-                best = torch.minimum(best, _distance(model, x, z))
+            best, done, step = _optimise_batch(model, x.to(dev), steps, lr, tol, early_exit, check_every)
             most = max(most, step)
-            values.append(best.detach().cpu())
+            values.append(best.cpu())
             conv.append(done.cpu())
             bar.update(len(x))
         bar.close()
@@ -90,3 +78,44 @@ def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr
         for p, f in zip(params, grad_flags, strict=True):
             p.requires_grad_(f)
     return OptimisedDr(values=torch.cat(values), converged=torch.cat(conv), steps=most)
+
+
+def _optimise_batch(model: nn.Module, x: torch.Tensor, steps: int, lr: float, tol: float, early_exit: bool,
+                    check_every: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(best distance, converged, steps run) for one batch; see dr_optimised."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    with torch.no_grad():
+        z = model.encode(x)[0]
+    n = len(x)
+    best = torch.full((n,), torch.inf, device=x.device)
+    done = torch.zeros(n, dtype=torch.bool, device=x.device)
+    rows = torch.arange(n, device=x.device)  # the rows of the batch still being optimised
+    m, v = torch.zeros_like(z), torch.zeros_like(z)
+    prev = None
+    step = 0
+    for step in range(1, steps + 1):  # noqa: B007 (step is read after the loop)
+        z.requires_grad_(True)
+        d = _distance(model, x, z)  # the distance at the z reached after step-1 updates
+        (g,) = torch.autograd.grad(d.sum(), z)
+        with torch.no_grad():
+            d = d.detach()
+            best[rows] = torch.minimum(best[rows], d)
+            if prev is not None:
+                done[rows] |= (prev - d).abs() < tol
+            prev = d
+            if step % check_every == 0:
+                active = ~done[rows]
+                if not bool(active.any()):
+                    break
+                if early_exit and not bool(active.all()):
+                    keep = active.nonzero()[:, 0]
+                    rows, x, z, g, m, v, prev = (t[keep] for t in (rows, x, z, g, m, v, prev))
+            z = z.detach()
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v.sqrt() / (1 - b2 ** step) ** 0.5).add_(eps)
+            z.addcdiv_(m, denom, value=-lr / (1 - b1 ** step))
+    else:
+        with torch.no_grad():
+            best[rows] = torch.minimum(best[rows], _distance(model, x, z))
+    return best, done, step

@@ -21,6 +21,7 @@ _C2 = 0x94D049BB133111EB
 STREAM_Z = 1
 STREAM_UNITS = 2
 STREAM_NOISE = 3
+STREAM_PAIRS = 4
 
 
 def _signed(x: int) -> int:

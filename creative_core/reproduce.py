@@ -1,12 +1,16 @@
 """Reproduce the D_r column of the paper's Table 1 on one data set: train (or load), profile, generate
 `samples` images per scheme with default parameters, measure amortised and optimised D_r, and write
-results.csv, params.json, model.pt and one PNG grid per scheme into `out`."""
+results.csv, params.json, model.pt and one PNG grid per scheme into `out`.
+
+`reproduce_all` runs the three data sets in turn (one sub-folder each) and writes one combined table; every
+stage (training, profiling, each scheme's samples and D_r) reports when it ends and how long it took."""
 
 from __future__ import annotations
 
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -52,9 +56,24 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
               optimised_samples: int | None = None, seed: int = 0, out: str | Path | None = None,
               root: str | Path | None = None, device: str | None = None, batch_size: int = 1000,
               steps: int = 200, lr: float = 0.05, tol: float = 1e-4, limit: int | None = None,
-              progress: bool = True) -> list[dict]:
-    """Run the whole pipeline for `dataset`; returns one row per scheme (also written to out/results.csv)."""
+              progress: bool = True, early_exit: bool = False, check_every: int = 1,
+              log: Callable[[str], None] | None = None) -> list[dict]:
+    """Run the whole pipeline for `dataset`; returns one row per scheme (also written to out/results.csv).
+
+    `log(line)` hears of each stage as it ends, with its time (they are also in params.json, "stages").
+    `early_exit` and `check_every` go to dr_optimised.
+    """
     t0 = time.time()
+    stages: dict[str, float] = {}
+    mark = [t0]
+
+    def stage(name: str) -> None:
+        now = time.time()
+        stages[name] = now - mark[0]
+        mark[0] = now
+        if log is not None:
+            log(f"[{dataset}] {name}: {stages[name]:.1f} s")
+
     out = Path(out or f"runs/reproduce-{dataset.replace('+', '-')}")
     out.mkdir(parents=True, exist_ok=True)
     root = Path(root) if root is not None else default_data_root()
@@ -70,17 +89,21 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
         model, meta, prof = trained.model, trained.meta, None
         save_checkpoint(ckpt_path, model, meta)
     t_train = time.time() - t0
+    stage("load" if checkpoint else f"train ({epochs} epochs)")
     if prof is None:
         prof = run_profile(model, meta.get("dataset", dataset), root=root, limit=limit, progress=progress,
                            batch_size=batch_size)
         save_checkpoint(ckpt_path, model, meta, prof)
+        stage("profile")
     rows, schemes = [], {}
     for name in ROW_ORDER:
         scheme = make_scheme(name)
         s = generate(model, prof, scheme, samples, seed=seed, batch_size=batch_size, progress=progress)
         amort = dr_amortised(model, s.images, batch_size=batch_size)
+        stage(f"{name}: {samples} samples + amortised D_r")
         opt = dr_optimised(model, s.images[:opt_n], steps=steps, lr=lr, tol=tol, batch_size=batch_size,
-                           progress=progress)
+                           progress=progress, early_exit=early_exit, check_every=check_every)
+        stage(f"{name}: optimised D_r of {opt_n}")
         image_grid(s.images[:100], nrow=10).save(out / f"grid_{name}.png")
         am, asem = _mean_sem(amort)
         om, osem = _mean_sem(opt.values)
@@ -96,11 +119,65 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
         w.writerows(rows)
     params = {"library_version": __version__, "dataset": dataset, "checkpoint": str(ckpt_path), "seed": seed,
               "samples_per_scheme": samples, "limit": limit, "optimised_samples_per_scheme": opt_n,
-              "dr_optimised": {"steps": steps, "lr": lr, "tol": tol, "optimizer": "Adam, from the encoder mean"},
+              "dr_optimised": {"steps": steps, "lr": lr, "tol": tol, "optimizer": "Adam, from the encoder mean",
+                               "early_exit": early_exit, "check_every": check_every},
               "batch_size": batch_size, "model_meta": meta,
               "profile": {"layer": prof.layer, "n_samples": prof.n_samples, "n_units": prof.n_units,
                           "units_never_firing": int((prof.percent_active == 0).sum())},
-              "schemes": schemes, "seconds_total": time.time() - t0, "seconds_train_or_load": t_train}
+              "schemes": schemes, "seconds_total": time.time() - t0, "seconds_train_or_load": t_train,
+              "stages": stages}
     (out / "params.json").write_text(json.dumps(params, indent=2, default=str))
     (out / "table.txt").write_text(format_table(dataset, rows) + "\n")
     return rows
+
+
+ALL_DATASETS = ("mnist", "fmnist", "mnist+fmnist")
+
+
+def format_combined(rows: list[dict], seconds: dict[str, float]) -> str:
+    """One table for several data sets: D_r per scheme, the low-active / regular ratio, and each set's time."""
+    lines = ["D_r (mean +- s.e.m.; amortised = the paper's reading, optimised = min over z)",
+             f"{'Data set':<13} {'Scheme':<12} {'paper':>6} {'amortised':>16} {'optimised':>16} {'converged':>9}"]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        for r in mine:
+            paper = "" if r["paper_dr"] is None else f"{r['paper_dr']:.2f}"
+            lines.append(f"{dataset:<13} {LABELS[r['scheme']]:<12} {paper:>6}"
+                         f" {r['dr_amortised_mean']:>9.3f} +- {r['dr_amortised_sem']:.3f}"
+                         f" {r['dr_optimised_mean']:>9.3f} +- {r['dr_optimised_sem']:.3f}"
+                         f" {100 * r['optimised_converged']:>8.1f}%")
+        by = {r["scheme"]: r for r in mine}
+        if "low_active" in by and "regular" in by:
+            ratio = by["low_active"]["dr_amortised_mean"] / by["regular"]["dr_amortised_mean"]
+            paper = PAPER_DR.get(dataset, {})
+            p = f" (paper {paper['low_active'] / paper['regular']:.2f})" if paper else ""
+            lines.append(f"{dataset:<13} low-active / regular (amortised) {ratio:.2f}{p}; "
+                         f"took {seconds.get(dataset, 0):.0f} s")
+    lines.append(f"total {sum(seconds.values()):.0f} s")
+    return "\n".join(lines)
+
+
+def reproduce_all(datasets: tuple[str, ...] = ALL_DATASETS, *, out: str | Path | None = None,
+                  log: Callable[[str], None] | None = None, **kwargs) -> tuple[list[dict], dict[str, float]]:
+    """reproduce() on each data set (into out/<data set>/), then out/results.csv and out/table.txt for all.
+
+    Returns (rows of every data set, seconds per data set). kwargs go to reproduce (no checkpoint: each set
+    trains its own model)."""
+    if kwargs.get("checkpoint"):
+        raise ValueError("reproduce_all trains one model per data set; it takes no checkpoint")
+    out = Path(out or "runs/reproduce-all")
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    seconds: dict[str, float] = {}
+    for i, dataset in enumerate(datasets, 1):
+        if log is not None:
+            log(f"== data set {i}/{len(datasets)}: {dataset}")
+        t = time.time()
+        rows += reproduce(dataset, out=out / dataset.replace("+", "-"), log=log, **kwargs)
+        seconds[dataset] = time.time() - t
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (out / "table.txt").write_text(format_combined(rows, seconds) + "\n")
+    return rows, seconds

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .activations import ActivationProfile
+from .datasets import training_set
 from .device import model_device, pick_device
 from .layers import resolve_layer
 from .models import decode
@@ -48,10 +49,13 @@ def latents(seed: int, index: torch.Tensor, latent_dim: int) -> torch.Tensor:
 def generate(model: nn.Module, profile: ActivationProfile | None, scheme: Scheme | str, n: int, *, seed: int,
              batch_size: int = 1000, device=None, progress: bool = True,
              on_batch: Callable[[int, int], None] | None = None, start: int = 0,
-             layer: str | int | None = None) -> Samples:
+             layer: str | int | None = None, dataset: str | None = None, root=None,
+             limit: int | None = None) -> Samples:
     """n samples (indices start..start+n-1) decoded under `scheme` at the profile's layer.
 
     `on_batch(done, n)` runs after each batch. `layer` is only needed when there is no profile (regular).
+    A scheme that needs the training images (interpolation) reads `dataset` (default: the profile's) from `root`,
+    the same `limit` images the model was trained on.
     """
     if isinstance(scheme, str):
         scheme = make_scheme(scheme)
@@ -60,6 +64,9 @@ def generate(model: nn.Module, profile: ActivationProfile | None, scheme: Scheme
     name, module = resolve_layer(model, profile.layer if profile is not None else layer)
     scheme.prepare(profile, dev)
     latent_dim = int(model.latent_dim)
+    if scheme.needs_data:
+        bind_training_data(scheme, model, dataset or (profile.dataset if profile is not None else None), root, dev,
+                           limit=limit)
     current: dict[str, torch.Tensor] = {}
     out = {"images": [], "z": [], "units": [], "noise_seed": []}
 
@@ -74,7 +81,7 @@ def generate(model: nn.Module, profile: ActivationProfile | None, scheme: Scheme
         for s in range(0, n, batch_size):
             index = torch.arange(start + s, start + min(s + batch_size, n), device=dev)
             current["index"] = index
-            z = latents(seed, index, latent_dim).to(dev)
+            z = scheme.latents(latents(seed, index, latent_dim).to(dev), index, seed)
             out["images"].append(decode(model, z).float().cpu())
             out["z"].append(z.cpu())
             out["units"].append(current["units"].cpu())
@@ -90,3 +97,18 @@ def generate(model: nn.Module, profile: ActivationProfile | None, scheme: Scheme
     return Samples(scheme=scheme.name, params=dict(scheme.params), images=cat(out["images"]), z=cat(out["z"]),
                    units=cat(out["units"]), noise_seed=cat(out["noise_seed"]), layer=name, seed=seed, start=start,
                    info=dict(scheme.info))
+
+
+@torch.no_grad()
+def bind_training_data(scheme: Scheme, model: nn.Module, dataset: str | None, root, device: torch.device,
+                       limit: int | None = None) -> None:
+    """Give a scheme that needs them the model's training images (once per scheme, model and data set)."""
+    key = (id(model), dataset, str(root), limit)
+    if getattr(scheme, "_bound", None) == key:
+        return
+    if not dataset:
+        raise ValueError(f"scheme {scheme.name!r} needs the model's training data set (pass dataset=)")
+    shape = decode(model, torch.zeros(1, int(model.latent_dim), device=device)).shape[1:]
+    data = training_set(dataset, root=root, limit=limit, image_size=shape[-1], channels=shape[0])
+    scheme.bind_data(model, data.images, data.labels, device)  # type: ignore[attr-defined]
+    scheme._bound = key  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
-"""The four decoding schemes. Each rewrites one layer's output for a batch, vectorised, from counter-based
-randomness (see randomness.py), and reports per sample which units it touched.
+"""The four decoding schemes, and the paper's fifth baseline. Each rewrites one layer's output for a batch,
+vectorised, from counter-based randomness (see randomness.py), and reports per sample which units it touched.
 
 Parameters and their defaults (the paper's where it gives them):
 
@@ -20,6 +20,14 @@ low_active   k=5, band=(1.0, 15.0), band_over="firing", value="unit_max", fallba
              never-firing units in the band, see DESIGN.md). One low-active unit is picked at random, then its k-1
              most correlated low-active partners (a table precomputed per unit), and all k are switched on.
 
+interpolation  t="uniform".
+             The paper's fifth baseline ("did not yield creative samples", result not shown): the latent of each
+             sample is a point on the segment between the encoder means of two training images of different
+             classes, decoded regularly (the layer is left alone). Per sample: image a uniformly among the training
+             images, b's class uniformly among the other classes, b uniformly in that class, and the position
+             t in (0, 1) uniformly ("uniform") or fixed (a number in [0, 1]; 0 gives a's decoding, 1 b's).
+             Not among SCHEME_NAMES (the paper's Table 1 and a new job's defaults); a job runs it when named.
+
 value: what a switched-on unit is set to: "unit_max" (the unit's maximum over the training data), "mean_active"
 (its mean value when active), "layer_max" (the layer's largest maximum), or a number.
 fallback: for units whose value is 0 because they never fired: "median_max" (the median of the maxima of units
@@ -34,9 +42,11 @@ import numpy as np
 import torch
 
 from .activations import ActivationProfile, unit_activity
-from .randomness import STREAM_NOISE, STREAM_UNITS, normal, sample_keys, uniform
+from .randomness import STREAM_NOISE, STREAM_PAIRS, STREAM_UNITS, normal, sample_keys, uniform
 
 SCHEME_NAMES = ("regular", "noisy", "random_flip", "low_active")
+BASELINE_NAMES = ("interpolation",)  # further baselines a job can run by name
+ALL_SCHEME_NAMES = SCHEME_NAMES + BASELINE_NAMES
 VALUE_NAMES = ("unit_max", "mean_active", "layer_max")
 
 
@@ -55,6 +65,9 @@ class Scheme:
         self.validate()
         self.info: dict[str, Any] = {}
 
+    # True for a scheme that needs the model's training images (bind_data) before it can run.
+    needs_data: ClassVar[bool] = False
+
     def validate(self) -> None:
         pass
 
@@ -64,6 +77,10 @@ class Scheme:
 
     def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
         pass
+
+    def latents(self, z: torch.Tensor, index: torch.Tensor, seed: int) -> torch.Tensor:
+        """The latents to decode for samples `index`, given their standard-normal draws `z`."""
+        return z
 
     def apply(self, h: torch.Tensor, index: torch.Tensor, seed: int
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -255,13 +272,59 @@ class LowActive(Scheme):
         return switch_on(h, units, self.values), units, None
 
 
-SCHEMES: dict[str, type[Scheme]] = {c.name: c for c in (Regular, Noisy, RandomFlip, LowActive)}
+class Interpolation(Scheme):
+    name = "interpolation"
+    defaults: ClassVar[dict[str, Any]] = {"t": "uniform"}
+    needs_data = True
+
+    def validate(self) -> None:
+        t = self.params["t"]
+        if not (t == "uniform" or (isinstance(t, int | float) and not isinstance(t, bool) and 0 <= t <= 1)):
+            raise ValueError(f"parameter 't' of scheme 'interpolation' must be 'uniform' or in [0, 1], got {t!r}")
+
+    @torch.no_grad()
+    def bind_data(self, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                  device: torch.device, batch_size: int = 1000) -> None:
+        """Encode the training images (encoder means), grouped by class; `images[i]` is training image i."""
+        labels = torch.as_tensor(labels, dtype=torch.int64)
+        mu = torch.cat([model.encode(x.to(device))[0] for x in images.split(batch_size)])
+        order = torch.sort(labels, stable=True).indices
+        classes, counts = torch.unique_consecutive(labels[order], return_counts=True)
+        if len(classes) < 2:
+            raise ValueError("scheme 'interpolation' needs training images of at least two classes")
+        self.anchors = mu  # (N, zdim): training image i's encoder mean
+        self.by_class = order.to(device)  # training image indices, sorted by class
+        self.class_of = torch.repeat_interleave(torch.arange(len(classes)), counts).to(device)  # per sorted position
+        self.class_count = counts.to(device)
+        self.class_start = (torch.cumsum(counts, 0) - counts).to(device)
+        self.info.update({"training_images": int(len(labels)), "classes": int(len(classes))})
+
+    def endpoints(self, index: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(a, b, t) per sample: the two training images' indices and the position between them."""
+        dev = self.anchors.device
+        u = uniform(sample_keys(seed, STREAM_PAIRS, index), 4).to(dev)
+        n, c = len(self.anchors), len(self.class_count)
+        pa = (u[:, 0] * n).long().clamp_max(n - 1)
+        other = (self.class_of[pa] + 1 + (u[:, 1] * (c - 1)).long().clamp_max(c - 2)) % c
+        pb = self.class_start[other] + (u[:, 2] * self.class_count[other]).long().clamp_max(self.class_count[other] - 1)
+        t = u[:, 3] if self.params["t"] == "uniform" else torch.full_like(u[:, 3], float(self.params["t"]))
+        return self.by_class[pa], self.by_class[pb], t.float()
+
+    def latents(self, z, index, seed):
+        if not hasattr(self, "anchors"):
+            raise ValueError("scheme 'interpolation' needs the training images (bind_data) first")
+        a, b, t = self.endpoints(index.to(self.anchors.device), seed)
+        t = t[:, None]
+        return ((1 - t) * self.anchors[a] + t * self.anchors[b]).to(z.device, z.dtype)
+
+
+SCHEMES: dict[str, type[Scheme]] = {c.name: c for c in (Regular, Noisy, RandomFlip, LowActive, Interpolation)}
 
 
 def make_scheme(name: str, **params: Any) -> Scheme:
     """A scheme by name; ValueError names an unknown scheme or parameter and lists the allowed ones."""
     if name not in SCHEMES:
-        raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(SCHEME_NAMES)}")
+        raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(ALL_SCHEME_NAMES)}")
     return SCHEMES[name](**params)
 
 
@@ -281,5 +344,5 @@ def check_schemes(specs: dict[str, dict | None], n_units: int, profile: Activati
 def scheme_defaults(name: str) -> dict:
     """The documented default parameters of a scheme."""
     if name not in SCHEMES:
-        raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(SCHEME_NAMES)}")
+        raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(ALL_SCHEME_NAMES)}")
     return dict(SCHEMES[name].defaults)

@@ -63,42 +63,94 @@ def _provenance(report: Report) -> list:
     return [report.campaign.pk, report.model_id, report.job_id, report.job_seed, report.pool_seed]
 
 
+def _interval(interval) -> list:
+    return [interval.low if interval else None, interval.high if interval else None]
+
+
+SUMMARY_HEADER = (
+    ["analysis", "scheme", "images", "consensus_images", "no_consensus", "no_consensus_share", "no_consensus_share_low",
+     "no_consensus_share_high", "several_reach_threshold", "tied_for_most", "incomplete", "unlabelled"]
+    + [f"L{i}_{what}" for i in range(1, len(LABELS) + 1) for what in ("count", "fraction", "low", "high",
+                                                                         "boot_low", "boot_high")]
+    + ["l1_vote_share", "dr_n", "dr_amortised_mean", "dr_optimised_mean",
+       "fleiss_kappa", "fleiss_kappa_low", "fleiss_kappa_high", "fleiss_kappa_images", "fleiss_kappa_votes",
+       "fleiss_kappa_note", "krippendorff_alpha", "krippendorff_alpha_low", "krippendorff_alpha_high",
+       "krippendorff_alpha_images", "krippendorff_alpha_votes", "agreement_headline"]
+    + [f"ds_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
+    + [f"ds_all_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
+    + ["ds_iterations", "ds_converged"]
+    + ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm", "l1_difference_boot_low", "l1_difference_boot_high",
+       "l1_share_vs_low_active_p_permutation", "l1_share_vs_low_active_p_holm"]
+    + [f"chance_L{i}" for i in range(1, len(LABELS) + 1)] + ["chance_none"]
+    + RULE_HEADER + ["registered_at"] + PROVENANCE_HEADER + ["excluded_annotators"]
+)
+
+
 def summary_rows(report: Report) -> list[list]:
-    header = ["scheme", "images", "consensus_images", "no_consensus", "ties", "incomplete", "unlabelled"]
-    for i, _ in enumerate(LABELS, start=1):
-        header += [f"L{i}_count", f"L{i}_fraction", f"L{i}_low", f"L{i}_high"]
-    header += ["dr_n", "dr_amortised_mean", "dr_optimised_mean", "fleiss_kappa", "fleiss_kappa_low", "fleiss_kappa_high",
-               "krippendorff_alpha", "krippendorff_alpha_low", "krippendorff_alpha_high"]
-    header += [f"ds_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
-    header += ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm"]
-    header += RULE_HEADER + PROVENANCE_HEADER + ["excluded_annotators"]
+    """The primary analysis (analysis = primary, every column), then one row per scheme and other setting
+    (analysis = sensitivity: its tie policy and inconclusive in the rule columns, the L1 figures and the tests)."""
+    rows: list[list] = [SUMMARY_HEADER]
+    width = len(SUMMARY_HEADER)
+    col = {name: i for i, name in enumerate(SUMMARY_HEADER)}
     tests = {t.baseline: t for t in report.tests}
-    rows: list[list] = [header]
+    share_tests = {t.baseline: t for t in report.share_tests}
+    chance = [*report.chance.labels, report.chance.none]
+    registered = report.settings.registered_at.isoformat() if report.settings.registered_at else None
+    tail = _rule(report) + [registered] + _provenance(report) + [" ".join(report.excluded)]
     for row in [*report.schemes, report.overall]:
-        f = row.fractions
-        out: list = [row.scheme, f.n_images, f.n_consensus, f.n_no_consensus, f.n_ties, f.n_incomplete, row.n_unlabelled]
-        for count, fraction, interval in zip(f.counts, f.fractions, f.intervals, strict=True):
-            out += [count, fraction, interval.low if interval else None, interval.high if interval else None]
-        kappa_ci, alpha_ci = row.agreement_intervals.fleiss_kappa, row.agreement_intervals.krippendorff_alpha
-        out += [row.dr_n, row.dr_amortised, row.dr_optimised]
-        out += [row.fleiss_kappa, kappa_ci.low if kappa_ci else None, kappa_ci.high if kappa_ci else None]
-        out += [row.krippendorff_alpha, alpha_ci.low if alpha_ci else None, alpha_ci.high if alpha_ci else None]
-        out += list(row.ds_fractions)
-        test = tests.get(row.scheme)
-        out += [test.p_value if test else None, test.p_holm if test else None]
-        out += _rule(report) + _provenance(report) + [" ".join(report.excluded)]
+        f, a, boot = row.fractions, row.agreement, row.bootstrap
+        out: list = ["primary", row.scheme, f.n_images, f.n_consensus, f.n_no_consensus, row.no_consensus_share,
+                     *_interval(boot.no_consensus), f.n_several, f.n_tied_top, f.n_incomplete, row.n_unlabelled]
+        for count, fraction, interval, boot_interval in zip(f.counts, f.fractions, f.intervals, boot.fractions,
+                                                            strict=True):
+            out += [count, fraction, *_interval(interval), *_interval(boot_interval)]
+        out += [row.l1_share, row.dr_n, row.dr_amortised, row.dr_optimised]
+        out += [a.kappa, *_interval(boot.kappa if a.kappa is not None else None), a.kappa_images, a.kappa_votes,
+                a.kappa_note, a.alpha, *_interval(boot.alpha if a.alpha is not None else None), a.alpha_images,
+                a.alpha_votes, a.headline]
+        out += list(row.ds_fractions) + list(row.ds_all_fractions) + [row.ds_iterations, row.ds_converged]
+        test, share = tests.get(row.scheme), share_tests.get(row.scheme)
+        out += [test.p_value if test else None, test.p_holm if test else None,
+                *_interval(report.differences.get(row.scheme)),
+                share.p_value if share else None, share.p_holm if share else None]
+        out += chance + tail
         rows.append(out)
+    s = report.settings
+    for setting in report.sensitivity:
+        if setting.primary:
+            continue
+        tests = {t.baseline: t for t in setting.tests}
+        share_tests = {t.baseline: t for t in setting.share_tests}
+        for scheme, (n_images, n_cons, l1, fraction) in setting.schemes.items():
+            out = [None] * width
+            out[col["analysis"]], out[col["scheme"]] = "sensitivity", scheme
+            out[col["images"]], out[col["consensus_images"]], out[col["no_consensus"]] = n_images, n_cons, n_images - n_cons
+            out[col["no_consensus_share"]] = (n_images - n_cons) / n_images if n_images else None
+            out[col["L1_count"]], out[col["L1_fraction"]] = l1, fraction
+            test, share = tests.get(scheme), share_tests.get(scheme)
+            if test:
+                out[col["l1_vs_low_active_p_fisher"]], out[col["l1_vs_low_active_p_holm"]] = test.p_value, test.p_holm
+            if share:
+                out[col["l1_share_vs_low_active_p_permutation"]] = share.p_value
+                out[col["l1_share_vs_low_active_p_holm"]] = share.p_holm
+            rule = [s.threshold, report.annotators_per_image, setting.tie_policy, setting.inconclusive,
+                    s.max_attention_fail_rate, s.min_attention_checks, registered]
+            out[col["threshold"]:col["threshold"] + len(rule)] = rule
+            out[col["campaign_id"]:col["campaign_id"] + len(PROVENANCE_HEADER)] = _provenance(report)
+            out[col["excluded_annotators"]] = " ".join(report.excluded)
+            rows.append(out)
     return rows
 
 
 def consensus_rows(report: Report) -> list[list]:
-    header = ["image_id", "scheme", *[f"votes_L{i}" for i in range(1, len(LABELS) + 1)], "votes", "consensus", "tie"]
+    header = ["image_id", "scheme", *[f"votes_L{i}" for i in range(1, len(LABELS) + 1)], "votes", "consensus",
+              "several_reach_threshold", "tied_for_most"]
     header += ["ds_label", "ds_probability", "dr_amortised", "dr_optimised", *RULE_HEADER, *PROVENANCE_HEADER]
     rows: list[list] = [header]
     rule = _rule(report) + _provenance(report)
     for image in report.images:
         rows.append(
-            [image.public_id, image.scheme, *image.votes, sum(image.votes), image.consensus, image.tie,
+            [image.public_id, image.scheme, *image.votes, sum(image.votes), image.consensus, image.several, image.tied_top,
              image.ds_label, image.ds_probability, image.dr_amortised, image.dr_optimised, *rule]
         )
     return rows

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 from django.utils.crypto import salted_hmac
 
-from annotation.models import Campaign, Label, LabelValue
+from annotation.models import Campaign, Label, LabelValue, Participant
 from generation.models import GenerationJob, PoolItem
 
 from . import stats
@@ -28,9 +28,11 @@ SCHEME_ORDER = ("regular", "noisy", "random_flip", "low_active")
 TARGET_SCHEME = "low_active"
 ATTENTION_EXPECTED = LabelValue.NOT_NOVEL.value
 ATTENTION_SCHEME = "attention_check"
-# Bootstrap of the agreement figures over images: fixed seed, so a report reads the same every time.
+# Two-way bootstrap (annotators and images) of the fractions, differences and agreement figures, and the
+# permutation test on the share of L1 votes: fixed seeds, so a report reads the same every time.
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+PERMUTATION_SEED = 0
 INCONCLUSIVE = LabelValue.INCONCLUSIVE.value
 
 
@@ -57,6 +59,11 @@ def ordered_schemes(names) -> list[str]:
     return [s for s in SCHEME_ORDER if s in names] + sorted(names - set(SCHEME_ORDER))
 
 
+def attention_kind(pool) -> str:
+    """Which images the pool's attention checks are, in words (for the parameters)."""
+    return f"{pool.get_attention_kind_display()}, expected label \u201cnot novel or creative\u201d"
+
+
 @dataclass
 class SchemeRow:
     scheme: str
@@ -65,11 +72,44 @@ class SchemeRow:
     dr_n: int | None
     dr_amortised: float | None
     dr_optimised: float | None
-    fleiss_kappa: float | None
-    krippendorff_alpha: float | None
-    agreement_intervals: stats.AgreementIntervals
-    ds_counts: tuple[int, ...]
-    ds_fractions: tuple[float | None, ...]
+    agreement: stats.Agreement
+    bootstrap: stats.GroupBootstrap
+    l1_share: float | None  # mean over the images of each image's share of L1 votes (no consensus needed)
+    ds_counts: tuple[int, ...]  # Dawid-Skene labels of the images that have a consensus
+    ds_fractions: tuple[float | None, ...]  # ... as shares of them: the same images as `fractions`
+    ds_all_fractions: tuple[float | None, ...]  # Dawid-Skene labels over every labelled image
+    ds_iterations: int | None
+    ds_converged: bool | None
+
+    @property
+    def no_consensus_share(self) -> float | None:
+        f = self.fractions
+        return f.n_no_consensus / f.n_images if f.n_images else None
+
+    @property
+    def fleiss_kappa(self) -> float | None:
+        return self.agreement.kappa
+
+    @property
+    def krippendorff_alpha(self) -> float | None:
+        return self.agreement.alpha
+
+
+@dataclass
+class SensitivityRow:
+    """One tie policy x treatment of "inconclusive": the L1 fractions and the low-active tests under it."""
+
+    tie_policy: str
+    inconclusive: str
+    primary: bool
+    # per scheme: (images, consensus images, L1 count, L1 fraction or None)
+    schemes: dict[str, tuple[int, int, int, float | None]]
+    tests: list[stats.ProportionTest]
+    share_tests: list[stats.ShareTest]
+
+    @property
+    def analysis(self) -> str:
+        return "primary" if self.primary else "sensitivity"
 
 
 @dataclass
@@ -104,7 +144,8 @@ class ImageRow:
     scheme: str
     votes: tuple[int, ...]
     consensus: str  # a label value, or "" for no consensus
-    tie: bool
+    several: bool  # several labels reached the threshold
+    tied_top: bool  # ... and tied for the most votes
     ds_label: str
     ds_probability: float | None
     dr_amortised: float | None
@@ -136,12 +177,12 @@ class Report:
     pool_seed: int
     schemes: list[SchemeRow]
     overall: SchemeRow
-    chance_reach: float
-    chance_labels: tuple[float, ...]
-    chance_none: float
+    chance: stats.ChanceBaseline
     tests: list[stats.ProportionTest]
-    ds_iterations: int
-    ds_converged: bool
+    share_tests: list[stats.ShareTest]
+    differences: dict[str, stats.Interval | None]  # two-way bootstrap interval of low-active's L1 minus a baseline's
+    sensitivity: list[SensitivityRow]
+    attention_kind: str
     annotators: list[AnnotatorRow]
     excluded: list[str]
     images: list[ImageRow] = field(repr=False)
@@ -155,6 +196,27 @@ class Report:
     def threshold(self) -> int:
         return self.settings.threshold
 
+    @property
+    def chance_reach(self) -> float:
+        """P(L1 reaches the threshold by chance), averaged over the images' votes."""
+        return self.chance.reach[0]
+
+    @property
+    def chance_labels(self) -> tuple[float, ...]:
+        return self.chance.labels
+
+    @property
+    def chance_none(self) -> float:
+        return self.chance.none
+
+    @property
+    def ds_converged(self) -> bool:
+        return all(r.ds_converged is not False for r in self.schemes)
+
+    @property
+    def min_kappa_images(self) -> int:
+        return stats.MIN_KAPPA_IMAGES
+
     def parameters(self) -> list[tuple[str, str]]:
         """Everything a reader needs to reproduce the numbers, as (name, value) pairs."""
         s = self.settings
@@ -167,41 +229,69 @@ class Report:
             ("consensus rule", f"a label with at least {s.threshold} of the image's votes"),
             ("tie policy", f"{s.tie_policy}: {s.tie_policy_text}"),
             ("inconclusive", f"{s.inconclusive}: {s.get_inconclusive_display()}; images without a consensus are counted apart"),
-            ("fractions", "normalised over the images that have a consensus"),
-            ("intervals", f"Wilson score, {s.confidence:.0%}"),
-            ("test", "two-sided Fisher's exact test on L1 vs the other consensus labels, Holm-adjusted"),
+            ("primary analysis", self.registration()),
+            ("fractions", "normalised over the images that have a consensus; the share without one is shown beside"),
+            ("intervals", f"Wilson score, {s.confidence:.0%} (images as independent), and a {s.confidence:.0%} "
+                          f"two-way percentile bootstrap resampling annotators and images ({BOOTSTRAP_RESAMPLES} "
+                          f"resamples, seed {BOOTSTRAP_SEED})"),
+            ("tests", "two-sided Fisher's exact test on L1 vs the other consensus labels (consensus images only); "
+                      f"two-sided permutation test ({stats.PERMUTATIONS} permutations, seed {PERMUTATION_SEED}) on "
+                      "each image's share of L1 votes (every labelled image); both Holm-adjusted over the baselines"),
             (
                 "agreement",
-                "Fleiss' kappa over images with all votes; nominal Krippendorff's alpha over all images; "
-                f"{s.confidence:.0%} percentile bootstrap intervals over images "
-                f"({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})",
+                f"Fleiss' kappa over images with all {self.annotators_per_image} votes (shown from "
+                f"{stats.MIN_KAPPA_IMAGES} such images); nominal Krippendorff's alpha over images with two votes or "
+                "more; the two-way bootstrap gives their intervals",
             ),
+            ("chance baseline", "exact (every split of the votes), averaged over the images' numbers of votes cast"
+                                + (", L4 votes left out before the rule" if s.abstain_inconclusive else "")),
+            ("attention checks", self.attention_kind),
             (
                 "exclusion rule",
                 f"annotators who answered at least {s.min_attention_checks} attention checks and failed more than "
-                f"{s.max_attention_fail_rate:.0%} of them (expected label: not novel or creative)",
+                f"{s.max_attention_fail_rate:.0%} of them (expected label: not novel or creative), and panel "
+                "participants the researcher excluded",
             ),
             ("excluded annotators", ", ".join(self.excluded) or "none"),
             (
-                "sensitivity check",
-                f"Dawid-Skene EM, {self.ds_iterations} iterations"
-                + ("" if self.ds_converged else " (stopped before converging: read it with care)"),
+                "Dawid-Skene",
+                f"EM as crowd-kit's DawidSkene, fitted per scheme (tolerance {stats.DS_TOL:g} on the evidence lower "
+                f"bound, at most {stats.DS_MAX_ITER} iterations): "
+                + ", ".join(f"{r.scheme} {r.ds_iterations} iterations"
+                            + ("" if r.ds_converged is not False else " (not converged)") for r in self.schemes
+                            if r.ds_iterations is not None),
             ),
         ]
+
+    def registration(self) -> str:
+        registered = self.settings.registered_at
+        if registered is None:
+            return "not registered yet: the settings become the primary analysis when the campaign opens"
+        return f"the settings in force when the campaign opened, registered {registered:%Y-%m-%d %H:%M} UTC"
+
+
+def _shares(counts: tuple[int, ...]) -> tuple[float | None, ...]:
+    total = sum(counts)
+    return tuple((c / total) if total else None for c in counts)
 
 
 def _scheme_row(
     name: str,
     table: np.ndarray,
     result: stats.Consensus,
-    ds_labels: np.ndarray,
+    ds: tuple[np.ndarray, int | None, bool | None],
     n_unlabelled: int,
     dr: dict | None,
     settings: ReportSettings,
     expected: int,
+    bootstrap: stats.GroupBootstrap,
 ) -> SchemeRow:
-    ds_counts = tuple(int((ds_labels == k).sum()) for k in range(stats.N_LABELS))
-    n_ds = sum(ds_counts)
+    ds_labels, ds_iterations, ds_converged = ds
+    have = result.labels != stats.NO_CONSENSUS
+    ds_counts = tuple(int((ds_labels[have] == k).sum()) for k in range(stats.N_LABELS))
+    votes = table.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = table[votes > 0, 0] / votes[votes > 0]
     return SchemeRow(
         scheme=name,
         fractions=stats.label_fractions(result, expected, settings.confidence),
@@ -209,21 +299,61 @@ def _scheme_row(
         dr_n=(dr or {}).get("n"),
         dr_amortised=(dr or {}).get("dr_amortised_mean"),
         dr_optimised=(dr or {}).get("dr_optimised_mean"),
-        fleiss_kappa=stats.fleiss_kappa(table, raters=expected),
-        krippendorff_alpha=stats.krippendorff_alpha(table),
-        agreement_intervals=stats.bootstrap_agreement(
-            table, expected, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, confidence=settings.confidence
-        ),
+        agreement=stats.agreement(table, expected),
+        bootstrap=bootstrap,
+        l1_share=float(shares.mean()) if len(shares) else None,
         ds_counts=ds_counts,
-        ds_fractions=tuple((c / n_ds) if n_ds else None for c in ds_counts),
+        ds_fractions=_shares(ds_counts),
+        ds_all_fractions=_shares(tuple(int((ds_labels == k).sum()) for k in range(stats.N_LABELS))),
+        ds_iterations=ds_iterations,
+        ds_converged=ds_converged,
     )
 
 
 def _subset(result: stats.Consensus, mask: np.ndarray) -> stats.Consensus:
-    return stats.Consensus(labels=result.labels[mask], votes=result.votes[mask], tie=result.tie[mask])
+    return stats.Consensus(labels=result.labels[mask], votes=result.votes[mask], several=result.several[mask],
+                           tied_top=result.tied_top[mask])
 
 
-def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> Report:
+def _l1_shares(table: np.ndarray, schemes: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    """Per scheme, each image's share of L1 votes among its votes in the table (images with none left out)."""
+    votes = table.sum(axis=1)
+    has = votes > 0
+    share = np.zeros(len(table))
+    share[has] = table[has, 0] / votes[has]
+    return {name: share[has & (schemes == name)] for name in names}
+
+
+def _sensitivity(
+    tables: dict[str, np.ndarray], schemes: np.ndarray, names: list[str], settings: ReportSettings, inference: bool,
+) -> list[SensitivityRow]:
+    """Every tie policy x treatment of "inconclusive", the primary analysis first."""
+    baselines = [n for n in names if n != TARGET_SCHEME]
+    share_tests = {
+        inconclusive: stats.l1_share_tests(_l1_shares(table, schemes, names), TARGET_SCHEME, baselines,
+                                           seed=PERMUTATION_SEED) if TARGET_SCHEME in names and inference else []
+        for inconclusive, table in tables.items()
+    }
+    rows = []
+    for inconclusive in (settings.inconclusive, *[v for v in tables if v != settings.inconclusive]):
+        for policy in (settings.tie_policy, *[p.value for p in stats.TiePolicy if p.value != settings.tie_policy]):
+            labels = stats.consensus(tables[inconclusive], settings.threshold, policy).labels
+            per_scheme = {}
+            for name in names:
+                mine = labels[schemes == name]
+                n_cons = int((mine != stats.NO_CONSENSUS).sum())
+                l1 = int((mine == 0).sum())
+                per_scheme[name] = (len(mine), n_cons, l1, l1 / n_cons if n_cons else None)
+            tests = (stats.fisher_l1_tests(TARGET_SCHEME, {n: (c[2], c[1]) for n, c in per_scheme.items()}, baselines)
+                     if TARGET_SCHEME in names else [])
+            primary = policy == settings.tie_policy and inconclusive == settings.inconclusive
+            rows.append(SensitivityRow(policy, inconclusive, primary, per_scheme, tests, share_tests[inconclusive]))
+    return rows
+
+
+def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, inference: bool = True) -> Report:
+    """The report of a campaign. `inference=False` skips the bootstrap and the permutation tests (their intervals
+    and p-values are left empty): for the files that show none of them (consensus, labels, annotators)."""
     settings = settings or ReportSettings.for_campaign(campaign)
     pool = campaign.pool
     job = pool.job
@@ -256,6 +386,9 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
         for uid, n in seen.items()
         if n >= settings.min_attention_checks and failed[uid] / n > settings.max_attention_fail_rate
     }
+    # Panel participants the researcher excluded by hand (e.g. rejected on the panel).
+    excluded_ids |= set(Participant.objects.filter(campaign=campaign, excluded=True, user__isnull=False)
+                        .values_list("user_id", flat=True))
 
     # Generated images that received at least one kept label, in pool order.
     sample_items = [(pk, pid, scheme) for pk, pid, scheme in items if scheme]
@@ -282,31 +415,63 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
     k_labels = np.array([lab for _, _, lab in kept], dtype=np.int64)
     table = stats.vote_table(k_items, k_labels, n)
     result = stats.consensus(table, settings.threshold, settings.tie_policy)
-    ds = stats.dawid_skene(k_items, k_users, k_labels, n, len(user_ids))
     image_schemes = np.array([scheme for _, _, scheme in image_items], dtype=object)
 
     dr = scheme_dr(job)
     scheme_names = ordered_schemes({s for _, _, s in sample_items} | set(dr))
+    masks = {name: image_schemes == name if n else np.zeros(0, dtype=bool) for name in scheme_names}
+
+    # Dawid-Skene per scheme: each scheme has its own class prior (low-active images are not regular ones).
+    ds_labels = np.full(n, stats.NO_CONSENSUS, dtype=np.int64)
+    ds_posteriors = np.zeros((n, stats.N_LABELS))
+    ds_fits: dict[str, tuple[int | None, bool | None]] = {}
+    for name, mask in masks.items():
+        local = np.full(n, -1, dtype=np.int64)
+        local[mask] = np.arange(int(mask.sum()))
+        mine = mask[k_items] if n else np.zeros(0, dtype=bool)
+        if not mask.any():
+            ds_fits[name] = (None, None)
+            continue
+        fit = stats.dawid_skene(local[k_items[mine]], k_users[mine], k_labels[mine], int(mask.sum()), len(user_ids))
+        ds_labels[mask], ds_posteriors[mask] = fit.labels, fit.posteriors
+        ds_fits[name] = (fit.iterations, fit.converged)
+
+    # One two-way bootstrap for every interval of the primary analysis.
+    baselines = [name for name in scheme_names if name != TARGET_SCHEME]
+    voters, k_voters = np.unique(k_users, return_inverse=True)
+    boot = stats.TwoWayBootstrap(0, BOOTSTRAP_SEED, {}, {}) if not inference else stats.two_way_bootstrap(
+        k_items, k_voters, k_labels, n, len(voters), {**masks, "all": np.ones(n, dtype=bool)},
+        raters=expected, threshold=settings.threshold, tie_policy=settings.tie_policy, target=TARGET_SCHEME,
+        baselines=tuple(baselines), resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, confidence=settings.confidence,
+    )
+    empty_boot = stats.GroupBootstrap((None,) * stats.N_LABELS, None, None, None)
+
     rows = []
-    for name in scheme_names:
-        mask = image_schemes == name if n else np.zeros(0, dtype=bool)
+    for name, mask in masks.items():
         n_pool = sum(1 for _, _, s in sample_items if s == name)
         rows.append(
             _scheme_row(
-                name, table[mask], _subset(result, mask), ds.labels[mask], n_pool - int(mask.sum()), dr.get(name), settings, expected
+                name, table[mask], _subset(result, mask), (ds_labels[mask], *ds_fits[name]), n_pool - int(mask.sum()),
+                dr.get(name), settings, expected, boot.groups.get(name, empty_boot),
             )
         )
-    overall = _scheme_row("all", table, result, ds.labels, len(sample_items) - n, None, settings, expected)
+    overall = _scheme_row("all", table, result, (ds_labels, None, None), len(sample_items) - n, None, settings, expected,
+                          boot.groups.get("all", empty_boot))
 
-    per_label, none = stats.chance_consensus(expected, settings.threshold, settings.tie_policy)
-    baselines = [r.scheme for r in rows if r.scheme != TARGET_SCHEME]
-    tests = (
-        stats.fisher_l1_tests(
-            TARGET_SCHEME, {r.scheme: (r.fractions.counts[0], r.fractions.n_consensus) for r in rows}, baselines
-        )
-        if any(r.scheme == TARGET_SCHEME for r in rows)
-        else []
-    )
+    # The votes as cast (L4 included) and with L4 as an abstention: the two treatments of "inconclusive".
+    c_items = np.array([index_of[i] for i, _, _ in counted], dtype=np.int64)
+    c_labels = np.array([LABEL_INDEX[v] for _, _, v in counted], dtype=np.int64)
+    cast = stats.vote_table(c_items, c_labels, n)
+    abstained = cast.copy()
+    abstained[:, LABEL_INDEX[INCONCLUSIVE]] = 0
+    chance = stats.chance_baseline(cast.sum(axis=1), settings.threshold, settings.tie_policy,
+                                   abstain=settings.abstain_inconclusive, default_raters=expected)
+    sensitivity = _sensitivity({"label": cast, "abstain": abstained}, image_schemes, scheme_names, settings,
+                               inference)
+    primary = sensitivity[0]
+    has_target = TARGET_SCHEME in scheme_names
+    tests = primary.tests if has_target else []
+    share_tests = primary.share_tests if has_target else []
 
     # Annotators: agreement with the consensus of the images they labelled, with and without their own vote.
     names = {uid: pseudonym(campaign.pk, uid) for uid in user_ids}
@@ -363,9 +528,10 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
             scheme=scheme,
             votes=tuple(int(v) for v in table[i]),
             consensus=label_value(int(result.labels[i])),
-            tie=bool(result.tie[i]),
-            ds_label=label_value(int(ds.labels[i])),
-            ds_probability=float(ds.posteriors[i].max()),
+            several=bool(result.several[i]),
+            tied_top=bool(result.tied_top[i]),
+            ds_label=label_value(int(ds_labels[i])),
+            ds_probability=float(ds_posteriors[i].max()) if ds_labels[i] != stats.NO_CONSENSUS else None,
             dr_amortised=sample_dr[pk][0],
             dr_optimised=sample_dr[pk][1],
         )
@@ -397,12 +563,12 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None) -> 
         pool_seed=pool.seed,
         schemes=rows,
         overall=overall,
-        chance_reach=stats.chance_reach_probability(expected, settings.threshold),
-        chance_labels=per_label,
-        chance_none=none,
+        chance=chance,
         tests=tests,
-        ds_iterations=ds.iterations,
-        ds_converged=ds.converged,
+        share_tests=share_tests,
+        differences=boot.differences,
+        sensitivity=sensitivity,
+        attention_kind=attention_kind(pool),
         annotators=annotators,
         excluded=sorted(names[uid] for uid in excluded_ids),
         images=images,

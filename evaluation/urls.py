@@ -6,5 +6,6 @@ app_name = "evaluation"
 urlpatterns = [
     path("", views.index, name="index"),
     path("<int:campaign_id>/", views.report, name="report"),
+    path("<int:campaign_id>/participants/", views.participants, name="participants"),
     path("<int:campaign_id>/<str:kind>.csv", views.download, name="download"),
 ]

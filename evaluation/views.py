@@ -13,11 +13,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotation.models import Campaign
+from annotation.models import Campaign, StudyLink
 from config.roles import is_researcher
 
 from . import csv_export
 from .charts import fraction_chart
+from .participants import participant_rows, participant_table
 from .reports import LABEL_NAMES, build_report
 
 
@@ -57,10 +58,22 @@ def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @researcher_required
 def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
-    if kind not in csv_export.KINDS:
-        raise Http404
     campaign = _campaign(campaign_id)
-    body = csv_export.render(csv_export.KINDS[kind](build_report(campaign)))
+    if kind == "participants":
+        body = csv_export.render(participant_rows(campaign))
+    elif kind in csv_export.KINDS:
+        # Only the summary carries intervals and tests: the other files skip the resampling.
+        body = csv_export.render(csv_export.KINDS[kind](build_report(campaign, inference=kind == "summary")))
+    else:
+        raise Http404
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{kind}.csv"'
     return response
+
+
+@researcher_required
+def participants(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    link = StudyLink.objects.filter(campaign=campaign).first()
+    context = {"campaign": campaign, "link": link, "rows": participant_table(campaign)}
+    return render(request, "evaluation/participants.html", context)

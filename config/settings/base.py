@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "generation",
     "annotation",
     "evaluation",
@@ -58,10 +60,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.api_edge.APIEdgeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "annotation.panel.ParticipantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -147,6 +151,37 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, read strictly (config/api_edge.py): a form body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["config.api_edge.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "config.api_edge.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.BurstThrottle", "config.throttles.SustainedThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The API's limits (README, "API"). A body over API_MAX_BODY_BYTES is refused with a 413 before it is read.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=8)
+# Per user (config/throttles.py). A fast honest annotator sends about one request a second; these stop floods only.
+API_THROTTLE_RATES = {
+    "annotation_burst": env("API_THROTTLE_BURST", default="30/s"),
+    "annotation_sustained": env("API_THROTTLE_SUSTAINED", default="300/min"),
+}
+# The OpenAPI 3 schema (/api/schema/) and its documentation page (/api/docs/), for logged-in users;
+# the Swagger UI files come from drf-spectacular-sidecar, so the page loads nothing from a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Creative decoder annotation API",
+    "DESCRIPTION": (
+        "Labeling blinded images, one at a time. Every refusal is JSON: `{\"error\": code, \"detail\": message}`. "
+        f"Bodies are JSON of at most {API_MAX_BODY_BYTES:,} bytes, nested at most {API_MAX_JSON_DEPTH} deep; "
+        f"each user may send {API_THROTTLE_RATES['annotation_burst']} and {API_THROTTLE_RATES['annotation_sustained']}. "
+        "Authentication: a logged-in session (with its CSRF token), or `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Celery. Heavy work (training, generation, D_r) goes to the "gpu" queue, light work (reports, probes) to
@@ -203,6 +238,24 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         polling_interval=0.2,  # the default 1 s makes every task and health ping wait
     )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# The cache holds rate-limit counters, which every web process must share: Redis (CACHE_URL, by default the
+# broker's Redis when that is Redis), else (embedded mode, one machine) memory. Keys carry CACHE_KEY_PREFIX (by
+# default CELERY_KEY_PREFIX), so test runs sharing one Redis keep their own counters.
+CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "locmem://")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default=env("CELERY_KEY_PREFIX", default="")),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://host:6379/0 or locmem://")
 CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database rows they work on
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -250,3 +303,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "default"},
     },
 }
+
+# --- annotation ---
+# New accounts made by a study link, per network address and per link (django-ratelimit's "count/period").
+# A university pool behind one address needs a higher per-address rate.
+STUDY_ENROL_RATE_PER_IP = env("STUDY_ENROL_RATE_PER_IP", default="30/h")
+STUDY_ENROL_RATE_PER_LINK = env("STUDY_ENROL_RATE_PER_LINK", default="600/h")
+# Behind a reverse proxy, the request header that holds the visitor's address (e.g. HTTP_X_REAL_IP).
+if env("RATELIMIT_IP_META_KEY", default=""):
+    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY")

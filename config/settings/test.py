@@ -15,7 +15,7 @@ RUN_ID = os.environ.setdefault("TEST_RUN_ID", str(os.getpid()))
 os.environ.setdefault("CELERY_KEY_PREFIX", f"test-{RUN_ID}:")
 
 from .base import *  # noqa: E402,F403
-from .base import DATABASES, VAR_DIR  # noqa: E402
+from .base import API_THROTTLE_RATES, DATABASES, VAR_DIR  # noqa: E402
 
 TEST_DB_NAME = f"test_creative_{RUN_ID}"
 DATABASES["default"]["TEST"] = {"NAME": TEST_DB_NAME}
@@ -35,3 +35,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WORKER_DEVICE_CHECK = os.environ.get("WORKER_DEVICE_CHECK", "false").lower() == "true"
 # WhiteNoise warns about a missing STATIC_ROOT on every request; the tests never run collectstatic.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+# Tests script the API far faster than any person labels; the rate limits' own tests lower these again.
+API_THROTTLE_RATES = {scope: "100000/s" for scope in API_THROTTLE_RATES}

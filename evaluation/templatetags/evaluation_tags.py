@@ -37,7 +37,7 @@ def ci(value, digits: int = 3) -> str:
 
 @register.filter
 def pvalue(value: float | None) -> str:
-    if value is None:
+    if value is None or value == "":  # "": a missing attribute in the template (no test to show)
         return DASH
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
 
@@ -45,3 +45,24 @@ def pvalue(value: float | None) -> str:
 @register.filter
 def index(sequence, i: int):
     return sequence[i]
+
+
+@register.filter
+def lookup(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    return DASH if value is None else f"{value * 100:+.{int(digits)}f} pts"
+
+
+@register.filter
+def signed_ci(value) -> str:
+    """An interval of a difference of shares, in percentage points."""
+    return "" if value is None else f"[{value.low * 100:+.1f}, {value.high * 100:+.1f}]"
+
+
+@register.filter
+def index_or_none(sequence, i: int):
+    return sequence[i] if sequence and i < len(sequence) else None

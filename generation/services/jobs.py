@@ -95,6 +95,12 @@ def load_model(job: GenerationJob, device: str):
     return ckpt.model, profile
 
 
+def _data_of(job: GenerationJob) -> dict:
+    """Where a scheme that needs the model's training images (interpolation) finds them."""
+    model = job.trained_model
+    return {"dataset": model.dataset_name, "root": settings.DATA_ROOT, "limit": model.train_limit}
+
+
 def _schemes(job: GenerationJob) -> list[str]:
     """The job's schemes in the library's order (then any other, sorted): the order of the results file."""
     import creative_core as cc
@@ -157,7 +163,7 @@ def _run(job: GenerationJob) -> None:
         for s_i, (name, scheme) in enumerate(zip(names, schemes, strict=True)):
             t = time.monotonic()
             out = cc.generate(model, profile, scheme, count, seed=job.seed, batch_size=bs, device=job.device,
-                              progress=False, start=start)
+                              progress=False, start=start, **_data_of(job))
             t1 = time.monotonic()
             timings["generate"] += t1 - t
             dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
@@ -295,7 +301,7 @@ def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterabl
         if k == len(idx) or idx[k] != idx[k - 1] + 1:
             first = idx[run_start]
             out = cc.generate(model, profile, sch, idx[k - 1] - first + 1, seed=job.seed, batch_size=batch_size(),
-                              device=device, progress=False, start=first)
+                              device=device, progress=False, start=first, **_data_of(job))
             for j in range(len(out)):
                 images[first + j] = out.images[j]
             run_start = k

@@ -24,8 +24,11 @@ def launch_training(trained_model: TrainedModel) -> None:
     send("train_model_task", trained_model)
 
 
-def train_model(trained_model_id: int) -> None:
-    """Train, profile and save a model (in a worker, or synchronously from a command or a test)."""
+def train_model(trained_model_id: int, *, batch_size: int | None = None) -> None:
+    """Train, profile and save a model (in a worker, or synchronously from a command or a test).
+
+    `batch_size`: the training batch (default: creative_core's); the demo passes its own.
+    """
     import creative_core as cc
 
     row = claim(TrainedModel, trained_model_id)
@@ -36,6 +39,7 @@ def train_model(trained_model_id: int) -> None:
         trained = cc.train(
             row.dataset_name, epochs=row.epochs, seed=row.seed, latent_dim=row.latent_dim, arch=row.architecture,
             limit=row.train_limit, device=row.device, root=settings.DATA_ROOT, progress=False,
+            **({"batch_size": batch_size} if batch_size else {}),
             on_epoch=lambda epoch, epochs, _m: beat(row, 0.9 * epoch / epochs), should_stop=poller(row),
         )
         profile = cc.profile(trained.model, row.dataset_name, layer=row.profile_layer or None, limit=row.train_limit,

@@ -87,6 +87,38 @@ def test_it_names_no_scheme_in_anything_an_annotator_sees(primed, annotator):
         assert primed.pool.items.filter(public_id__iexact=url).exists()
 
 
+def test_it_names_no_scheme_in_the_study_link_pages(pool):
+    """A panel participant's path: consent, priming, labeling, API answers, completion, and the late arrival's page."""
+    from django.test import Client
+
+    from annotation.models import Campaign, StudyLink
+
+    campaign = Campaign.objects.create(name="Panel", pool=pool, priming_count=4, annotators_per_image=1)
+    link = StudyLink.objects.create(campaign=campaign, quota=100, completion_url="https://example.org/done?cc={code}")
+    url = reverse("annotation:study", args=[link.link_id, link.secret]) + "?PROLIFIC_PID=P1&STUDY_ID=S&SESSION_ID=X"
+    client = Client(REMOTE_ADDR="198.51.100.14")
+    seen = [client.get(url).content.decode(), client.post(url, follow=True).content.decode()]
+    seen.append(client.post(reverse("annotation:priming", args=[campaign.pk]), follow=True).content.decode())
+    while True:
+        answer = client.post(reverse("annotation_api:next", args=[campaign.pk]))
+        seen.append(answer.content.decode() + str(dict(answer.headers)))
+        body = answer.json()
+        if body["done"]:
+            break
+        image = client.get(body["item"]["image"])
+        seen.append(image.content.decode("latin-1") + str(dict(image.headers)))
+        seen.append(client.post(reverse("annotation_api:submit", args=[campaign.pk]),
+                                {"item": body["item"]["id"], "value": "novel"}, content_type="application/json"
+                                ).content.decode())
+    seen.append(client.get(reverse("annotation:done", args=[campaign.pk]), follow=True).content.decode())
+    late = reverse("annotation:study", args=[link.link_id, link.secret]) + "?PROLIFIC_PID=P2"
+    seen.append(Client(REMOTE_ADDR="198.51.100.15").get(late).content.decode())
+    text = "\n".join(seen).lower()
+    assert link.code_completed.lower() in text and link.code_no_work.lower() in text  # the walk reached both ends
+    for word in forbidden_words(campaign):
+        assert word.lower() not in text, word
+
+
 def test_it_serves_every_image_of_one_size_at_one_length(primed, annotator):
     """Files however written (compressed, interlaced, with a colour profile) come out uncompressed: a noisy image
     and a flat one of the same size have the same length, inline and by URL."""

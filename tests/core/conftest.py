@@ -6,6 +6,8 @@ These tests never touch Django's database.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,46 @@ def layer_io(model: torch.nn.Module, z: torch.Tensor, scheme: cc.Scheme | None, 
         scheme.prepare(profile, torch.device("cpu"))
         after, units, noise_seed = scheme.apply(seen["before"].clone(), torch.arange(len(z)), seed)
     return seen["before"], after
+
+
+# Models that take minutes to train are cached under var/cache/, keyed by their recipe and the library version,
+# so the suite trains each once per machine (a fresh CI checkout trains them once per run).
+CACHE = Path(__file__).resolve().parents[2] / "var" / "cache"
+
+
+def _key(recipe: dict) -> str:
+    blob = json.dumps({**recipe, "version": cc.__version__}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+@pytest.fixture(scope="session")
+def demo_model(data_root: Path) -> cc.Checkpoint:
+    """The demo's model: DEMO_TRAINING, trained and profiled as `manage.py demo` does (train, then profile)."""
+    from creative_core.training import DEMO_TRAINING
+
+    path = CACHE / f"demo-model-{_key(DEMO_TRAINING)}.pt"
+    if not path.is_file():
+        torch.set_num_threads(2)
+        recipe = dict(DEMO_TRAINING)
+        dataset = recipe.pop("dataset")
+        t = cc.train(dataset, root=data_root, progress=False, device="cpu", **recipe)
+        prof = cc.profile(t.model, dataset, limit=recipe["limit"], root=data_root, progress=False, device="cpu")
+        cc.save_checkpoint(path, t.model, t.meta, prof)
+    return cc.load_checkpoint(path, device="cpu")
+
+
+CLASSIFIER = {"dataset": "mnist", "epochs": 1, "limit": 10_000, "batch_size": 64, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def mnist_classifier(data_root: Path):
+    """The small CNN on 10,000 MNIST images (one epoch), cached like the demo's model."""
+    from creative_core.classifier import load_classifier, save_classifier, train_classifier
+
+    path = CACHE / f"classifier-{_key(CLASSIFIER)}.pt"
+    if not path.is_file():
+        torch.set_num_threads(2)
+        recipe = dict(CLASSIFIER)
+        save_classifier(path, train_classifier(recipe.pop("dataset"), root=data_root, progress=False, device="cpu",
+                                               **recipe))
+    return load_classifier(path, device="cpu")

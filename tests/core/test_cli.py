@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
+import creative_core as cc
 from creative_core.cli import main
 
 
@@ -50,3 +52,35 @@ def test_reproduce_writes_the_table_csv_json_and_grids(data_root, tmp_path, caps
     assert params["model_meta"]["epochs"] == 1
     for name in ("low_active", "noisy", "random_flip", "regular"):
         assert (out / f"grid_{name}.png").stat().st_size > 0
+
+
+def test_reproduce_all_runs_the_three_data_sets_into_one_table(tmp_path, capsys):
+    import csv
+
+    root = cc.fetch_data(datasets=["mnist", "fmnist"], progress=False)
+    out = tmp_path / "all"
+    assert main(["reproduce", "--all", "--epochs", "1", "--limit", "200", "--samples", "20", "--optimised-samples",
+                 "8", "--steps", "4", "--early-exit", "--out", str(out), "--quiet", "--root", str(root)]) == 0
+    printed = capsys.readouterr().out
+    for dataset in ("mnist", "fmnist", "mnist+fmnist"):
+        assert "== data set" in printed and f"[{dataset}] train (1 epochs):" in printed
+        assert f"[{dataset}] low_active: optimised D_r of 8:" in printed
+        assert (out / dataset.replace("+", "-") / "results.csv").is_file()
+    assert "mnist+fmnist  low-active / regular (amortised)" in printed and "(paper 3.09)" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["dataset"] for r in rows] == ["mnist"] * 4 + ["fmnist"] * 4 + ["mnist+fmnist"] * 4
+    assert (out / "table.txt").read_text().strip().endswith("s")
+    stages = json.loads((out / "fmnist" / "params.json").read_text())["stages"]
+    assert "profile" in stages and all(v >= 0 for v in stages.values())
+
+
+def test_it_trains_a_classifier_and_prints_its_test_accuracy(data_root, tmp_path, capsys):
+    from creative_core.classifier import load_classifier
+
+    path = tmp_path / "clf.pt"
+    assert main(["train-classifier", "--dataset", "mnist", "--epochs", "3", "--limit", "2000", "--batch-size", "64", "--out", str(path),
+                 "--quiet", "--root", str(data_root)]) == 0
+    printed = capsys.readouterr().out
+    assert "on 10,000 mnist test images (10 classes, 3 epochs" in printed
+    accuracy = float(printed.split("test accuracy ")[1].split("%")[0])
+    assert accuracy > 80 and load_classifier(path).meta["test_accuracy"] == pytest.approx(accuracy / 100, abs=1e-4)

@@ -27,3 +27,44 @@ def test_optimised_dr_stops_early_when_converged(tiny):
     x = torch.rand(4, 1, 28, 28)
     opt = cc.dr_optimised(tiny.model, x, steps=500, tol=10.0, progress=False)
     assert opt.converged.all() and opt.steps == 2
+
+
+def _reference_dr(model, x, steps, lr=0.05):
+    """The optimised D_r by torch.optim.Adam over all steps (best value seen), as a plain reference."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.no_grad():
+            z = model.encode(x)[0]
+        z.requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        best = torch.full((len(x),), torch.inf)
+        for _ in range(steps):
+            d = (x - model.decode(z)).flatten(1).norm(dim=1)
+            best = torch.minimum(best, d.detach())
+            opt.zero_grad()
+            d.sum().backward()
+            opt.step()
+        with torch.no_grad():
+            return torch.minimum(best, (x - model.decode(z)).flatten(1).norm(dim=1))
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+
+
+def test_optimised_dr_is_adams_minimum(tiny, tiny_profile):
+    x = cc.generate(tiny.model, tiny_profile, "low_active", 24, seed=0, progress=False).images
+    opt = cc.dr_optimised(tiny.model, x, steps=30, tol=0.0, batch_size=10, progress=False)
+    torch.testing.assert_close(opt.values, _reference_dr(tiny.model, x, 30), atol=1e-4, rtol=1e-4)
+    assert opt.steps == 30 and not opt.converged.any()
+
+
+def test_early_exit_stops_converged_samples_and_keeps_their_best(tiny, tiny_profile):
+    x = cc.generate(tiny.model, tiny_profile, "low_active", 40, seed=0, progress=False).images
+    full = cc.dr_optimised(tiny.model, x, steps=80, tol=1e-3, progress=False)
+    fast = cc.dr_optimised(tiny.model, x, steps=80, tol=1e-3, progress=False, early_exit=True, check_every=5)
+    assert torch.equal(fast.converged | ~full.converged, torch.ones(40, dtype=torch.bool))  # at least as many
+    assert (fast.values >= full.values - 1e-5).all()  # never below what all the steps reach
+    assert float((fast.values - full.values).abs().max()) < 0.05  # and close to it
+    am = cc.dr_amortised(tiny.model, x)
+    assert (fast.values <= am + 1e-6).all()

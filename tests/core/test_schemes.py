@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import creative_core as cc
+from creative_core.datasets import training_set
 from creative_core.sampling import latents
 
 from .conftest import layer_io
@@ -131,3 +132,52 @@ def test_scheme_defaults_are_the_documented_ones():
     assert cc.scheme_defaults("noisy") == {"fraction": 0.10, "scale": 1.0, "rectify": True}
     assert cc.scheme_defaults("regular") == {}
     assert cc.make_scheme("random_flip", k=3).params["k"] == 3
+
+
+def _interpolation(tiny, tiny_profile, data_root, n=N, **params):
+    scheme = cc.make_scheme("interpolation", **params)
+    s = cc.generate(tiny.model, tiny_profile, scheme, n, seed=0, progress=False, root=data_root, limit=2000)
+    return scheme, s
+
+
+def test_interpolation_endpoints_decode_to_their_regular_decodings(tiny, tiny_profile, data_root):
+    train = training_set("mnist", root=data_root, limit=2000)
+    for t, end in ((0, 0), (1, 1)):
+        scheme, s = _interpolation(tiny, tiny_profile, data_root, n=30, t=t)
+        x = train.images[scheme.endpoints(torch.arange(30), 0)[end].cpu()]
+        with torch.no_grad():
+            expected = tiny.model.decode(tiny.model.encode(x)[0])
+        torch.testing.assert_close(s.images, expected, atol=1e-5, rtol=1e-5)
+        assert s.units.shape == (30, 0) and s.noise_seed is None
+
+
+def test_interpolation_pairs_images_of_different_classes_on_the_segment(tiny, tiny_profile, data_root):
+    train = training_set("mnist", root=data_root, limit=2000)
+    scheme, s = _interpolation(tiny, tiny_profile, data_root)
+    a, b, t = scheme.endpoints(torch.arange(N), 0)
+    assert (train.labels[a] != train.labels[b]).all()
+    assert len(torch.unique(train.labels[a])) == len(torch.unique(train.labels[b])) == 10
+    assert ((t > 0) & (t < 1)).all() and float(t.std()) > 0.2
+    with torch.no_grad():
+        za, zb = (tiny.model.encode(train.images[i])[0] for i in (a, b))
+    torch.testing.assert_close(s.z, (1 - t[:, None]) * za + t[:, None] * zb, atol=1e-5, rtol=1e-5)
+    # decoded regularly: the layer is left alone
+    with torch.no_grad():
+        torch.testing.assert_close(s.images, tiny.model.decode(s.z))
+
+
+def test_interpolation_samples_do_not_depend_on_batch_size_or_start(tiny, tiny_profile, data_root):
+    scheme = cc.make_scheme("interpolation")
+    whole = cc.generate(tiny.model, tiny_profile, scheme, 40, seed=5, progress=False, root=data_root, limit=2000)
+    parts = [cc.generate(tiny.model, tiny_profile, scheme, 15, seed=5, progress=False, root=data_root, limit=2000,
+                         start=s, batch_size=4) for s in (0, 15)]
+    torch.testing.assert_close(whole.images[:30], torch.cat([p.images for p in parts]))
+    other = cc.generate(tiny.model, tiny_profile, scheme, 40, seed=6, progress=False, root=data_root, limit=2000)
+    assert not torch.allclose(whole.z, other.z)
+
+
+def test_interpolation_is_a_named_baseline_not_a_default_scheme():
+    assert "interpolation" not in cc.SCHEME_NAMES and "interpolation" in cc.ALL_SCHEME_NAMES
+    assert cc.scheme_defaults("interpolation") == {"t": "uniform"}
+    with pytest.raises(ValueError, match="'t'"):
+        cc.make_scheme("interpolation", t=1.5)

@@ -69,3 +69,11 @@ def build_campaign(
             if value is not None
         )
     return campaign, items
+
+
+def set_report_settings(campaign: Campaign, **values) -> None:
+    """Give a built campaign other report settings, as if they had been in force when it opened (the row is
+    registered and frozen by then, so this goes around the model's checks on purpose)."""
+    from evaluation.models import ReportSettings
+
+    ReportSettings.objects.update_or_create(campaign=campaign, defaults=values)

@@ -72,25 +72,71 @@ def test_it_gives_perfect_agreement_and_none_when_undefined():
     assert krippendorff_alpha(np.array([[1, 0, 0, 0]])) is None
 
 
-def test_it_bootstraps_the_agreement_over_images():
-    from evaluation.stats import _alpha_from_sums, _fleiss_from_sums, bootstrap_agreement
+def test_it_reports_the_counts_behind_kappa_and_leaves_it_out_below_the_minimum():
+    from evaluation.stats import MIN_KAPPA_IMAGES, agreement
+
+    rng = np.random.default_rng(4)
+    full = np.stack([rng.multinomial(9, p) for p in rng.dirichlet(np.ones(4), size=12)])
+    short = np.array([[3, 2, 0, 0], [0, 1, 6, 0], [1, 0, 0, 0]])  # 5, 7 and 1 votes
+    result = agreement(np.vstack([full, short]), 9)
+    assert (result.kappa_images, result.kappa_votes) == (12, 108)
+    assert result.kappa == pytest.approx(sm_fleiss_kappa(full), abs=1e-12)
+    assert (result.alpha_images, result.alpha_votes) == (14, 108 + 12)  # the 1-vote image carries no pair
+    assert result.alpha == pytest.approx(alpha_by_hand(np.vstack([full, short])), abs=1e-9)
+    assert result.headline == "alpha"  # images with fewer votes: alpha is the figure that uses them
+    few = agreement(full[: MIN_KAPPA_IMAGES - 1], 9)
+    assert few.kappa is None and f"{MIN_KAPPA_IMAGES - 1} images with all 9 votes" in few.kappa_note
+    assert agreement(full, 9).headline == "kappa"
+
+
+def test_it_bootstraps_annotators_and_images_together():
+    from evaluation.stats import consensus, two_way_bootstrap, vote_table
 
     rng = np.random.default_rng(5)
-    table = np.stack([rng.multinomial(9, p) for p in rng.dirichlet(np.full(4, 0.5), size=200)])
-    # With every image drawn once, the weighted sums give back the plain statistics.
-    once = np.ones((1, len(table)))
-    assert _fleiss_from_sums(once, table.astype(float), 9)[0] == pytest.approx(fleiss_kappa(table), abs=1e-12)
-    assert _alpha_from_sums(once, table.astype(float))[0] == pytest.approx(krippendorff_alpha(table), abs=1e-12)
-    # With an image drawn twice, the same as duplicating its row.
-    twice = once.copy()
-    twice[0, 0] = 2
-    doubled = np.vstack([table, table[:1]])
-    assert _fleiss_from_sums(twice, table.astype(float), 9)[0] == pytest.approx(fleiss_by_hand(doubled), abs=1e-12)
-    assert _alpha_from_sums(twice, table.astype(float))[0] == pytest.approx(alpha_by_hand(doubled), abs=1e-12)
+    n_items, n_annot = 60, 9
+    items = np.repeat(np.arange(n_items), n_annot)
+    annotators = np.tile(np.arange(n_annot), n_items)
+    # Annotator 0 says L1 much more often than the others: an annotator effect shared by every image.
+    p_l1 = np.where(annotators == 0, 0.8, 0.2)
+    labels = np.where(rng.random(len(items)) < p_l1, 0, rng.integers(1, 4, len(items)))
+    table = vote_table(items, labels, n_items)
+    groups = {"all": np.ones(n_items, dtype=bool), "half": np.arange(n_items) < 30}
+    kwargs = dict(raters=9, threshold=3, tie_policy="plurality_or_none")
 
-    result = bootstrap_agreement(table, 9, resamples=500, seed=1)
-    assert result.fleiss_kappa.low < fleiss_kappa(table) < result.fleiss_kappa.high
-    assert result.krippendorff_alpha.low < krippendorff_alpha(table) < result.krippendorff_alpha.high
-    assert result.fleiss_kappa.high - result.fleiss_kappa.low < 0.2
-    assert bootstrap_agreement(table, 9, resamples=500, seed=1) == result  # seeded: the same every time
-    assert bootstrap_agreement(table[:1], 9).fleiss_kappa is None
+    # Every weight 1: the point estimates themselves (statsmodels, krippendorff, the rule).
+    ones = (np.ones((1, n_items)), np.ones((1, n_annot)))
+    same = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, weights=ones, **kwargs).groups["all"]
+    labels_0 = consensus(table, 3).labels
+    have = labels_0 >= 0
+    assert same.fractions[0].low == pytest.approx((labels_0[have] == 0).mean())
+    assert same.no_consensus.low == pytest.approx(1 - have.mean())
+    assert same.kappa.low == pytest.approx(sm_fleiss_kappa(table), abs=1e-12)
+    assert same.alpha.low == pytest.approx(krippendorff.alpha(value_counts=table, level_of_measurement="nominal"), abs=1e-12)
+
+    # One explicit draw, against the resampled data written out vote by vote (an annotator drawn twice votes twice;
+    # the threshold stays a third of the image's votes).
+    w = rng.multinomial(n_items, np.full(n_items, 1 / n_items))
+    v = rng.multinomial(n_annot, np.full(n_annot, 1 / n_annot))
+    got = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, weights=(w[None], v[None]), **kwargs)
+    counts, n_cons, n_all = np.zeros(4), 0, 0
+    for i in range(n_items):
+        votes = np.zeros(4)
+        for a, lab in zip(annotators[items == i], labels[items == i], strict=True):
+            votes[lab] += v[a]
+        reach = [k for k in range(4) if votes[k] > 0 and votes[k] * 9 >= 3 * votes.sum()]
+        top = [k for k in reach if votes[k] == max(votes[r] for r in reach)]
+        n_all += w[i]
+        if len(top) == 1:
+            counts[top[0]] += w[i]
+            n_cons += w[i]
+    assert got.groups["all"].fractions[0].low == pytest.approx(counts[0] / n_cons)
+    assert got.groups["all"].no_consensus.low == pytest.approx(1 - n_cons / n_all)
+
+    # Seeded, and wider than resampling images alone would be: annotator 0's taste moves every image at once.
+    result = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, resamples=400, seed=1, **kwargs)
+    assert result == two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, resamples=400, seed=1, **kwargs)
+    images_only = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, resamples=400, seed=1,
+                                    weights=(np.random.default_rng(1).multinomial(n_items, np.full(n_items, 1 / n_items), 400),
+                                             np.ones((400, n_annot))), **kwargs)
+    width = result.groups["all"].alpha.high - result.groups["all"].alpha.low
+    assert width > images_only.groups["all"].alpha.high - images_only.groups["all"].alpha.low

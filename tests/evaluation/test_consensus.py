@@ -34,7 +34,7 @@ def test_it_applies_each_tie_policy(policy, expected):
 
 def test_it_flags_ties_and_counts_votes():
     result = consensus(TABLE, threshold=3)
-    assert result.tie.tolist() == [False, True, True, True, False, False, False, False, False]
+    assert result.several.tolist() == [False, True, True, True, False, False, False, False, False]
     assert result.votes.tolist() == [9, 9, 9, 9, 9, 9, 4, 3, 0]
 
 

@@ -55,7 +55,7 @@ def test_it_keeps_plain_cells_and_numbers():
 
 def test_it_round_trips_the_summary(setup):
     client, campaign, _, _ = setup
-    rows = {r["scheme"]: r for r in download(client, campaign, "summary")}
+    rows = {r["scheme"]: r for r in download(client, campaign, "summary") if r["analysis"] == "primary"}
     report = build_report(campaign)
     for scheme_row in [*report.schemes, report.overall]:
         row = rows[scheme_row.scheme]
@@ -70,11 +70,11 @@ def test_it_round_trips_the_summary(setup):
                 assert float(row[f"L{i + 1}_fraction"]) == f.fractions[i]
                 assert float(row[f"L{i + 1}_low"]) == f.intervals[i].low
                 assert float(row[f"L{i + 1}_high"]) == f.intervals[i].high
-        intervals = scheme_row.agreement_intervals
-        for name, value, ci in [("fleiss_kappa", scheme_row.fleiss_kappa, intervals.fleiss_kappa),
-                                ("krippendorff_alpha", scheme_row.krippendorff_alpha, intervals.krippendorff_alpha)]:
+        boot = scheme_row.bootstrap
+        for name, value, ci in [("fleiss_kappa", scheme_row.fleiss_kappa, boot.kappa),
+                                ("krippendorff_alpha", scheme_row.krippendorff_alpha, boot.alpha)]:
             assert row[name] == ("" if value is None else repr(value))
-            assert row[f"{name}_low"] == ("" if ci is None else repr(ci.low))
+            assert row[f"{name}_low"] == ("" if ci is None or value is None else repr(ci.low))
     assert float(rows["all"]["krippendorff_alpha"]) == pytest.approx(report.overall.krippendorff_alpha)
     assert float(rows["low_active"]["L1_fraction"]) == pytest.approx(2 / 3)
     assert float(rows["low_active"]["dr_amortised_mean"]) == 3.35
@@ -83,6 +83,14 @@ def test_it_round_trips_the_summary(setup):
     assert int(rows["regular"]["threshold"]) == 3
     assert int(rows["regular"]["job_seed"]) == 11
     assert float(rows["regular"]["l1_vs_low_active_p_fisher"]) == report.tests[0].p_value
+    # The counts behind each figure, Dawid-Skene's fit, the tests that do not condition on consensus.
+    assert (rows["regular"]["fleiss_kappa_images"], rows["regular"]["fleiss_kappa_votes"]) == ("2", "18")
+    assert rows["regular"]["fleiss_kappa"] == "" and "kappa is shown from 10" in rows["regular"]["fleiss_kappa_note"]
+    assert (rows["low_active"]["krippendorff_alpha_images"], rows["low_active"]["krippendorff_alpha_votes"]) == ("3", "23")
+    assert rows["low_active"]["ds_iterations"] != "" and rows["low_active"]["ds_converged"] in ("true", "false")
+    assert rows["regular"]["l1_share_vs_low_active_p_permutation"] != ""
+    assert float(rows["regular"]["no_consensus_share"]) == 0.5
+    assert (rows["regular"]["several_reach_threshold"], rows["regular"]["tied_for_most"]) == ("1", "1")
 
 
 def test_it_round_trips_the_consensus_per_image(setup):
@@ -93,7 +101,11 @@ def test_it_round_trips_the_consensus_per_image(setup):
     tie = by_id[items["regular"][1].public_id]
     assert any(r["image_id"] == "'-starts-with-a-dash" for r in rows)
     assert [int(tie[f"votes_L{i}"]) for i in range(1, 5)] == [3, 3, 3, 0]
-    assert (tie["consensus"], tie["tie"], tie["scheme"]) == ("", "true", "regular")
+    assert (tie["consensus"], tie["several_reach_threshold"], tie["tied_for_most"], tie["scheme"]) == (
+        "", "true", "true", "regular")
+    plurality = by_id[items["low_active"][1].public_id]  # 5/4: both reach 3, the 5 wins: not tied for the most
+    assert (plurality["consensus"], plurality["several_reach_threshold"], plurality["tied_for_most"]) == (
+        "creative", "true", "false")
     short = by_id[items["low_active"][2].public_id]
     assert (int(short["votes"]), short["consensus"]) == (5, "novel")
     assert by_id[items["low_active"][0].public_id]["consensus"] == "creative"

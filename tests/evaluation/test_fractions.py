@@ -20,7 +20,8 @@ def test_it_normalises_over_consensus_images():
     assert f.n_images == 5
     assert f.n_consensus == 3
     assert f.n_no_consensus == 2
-    assert f.n_ties == 2  # [5,4,0,0] and [3,3,3,0]
+    assert f.n_several == 2  # [5,4,0,0] and [3,3,3,0] have two labels reaching 3 ...
+    assert f.n_tied_top == 1  # ... but only [3,3,3,0] is tied for the most
     assert f.n_incomplete == 1  # [1,1,1,0]
     assert f.counts == (2, 0, 1, 0)
     assert f.fractions == pytest.approx((2 / 3, 0, 1 / 3, 0))

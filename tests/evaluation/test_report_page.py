@@ -27,10 +27,10 @@ def row_cells(html: str, scheme: str) -> list[str]:
 def test_it_renders_the_table_in_the_papers_layout(page):
     cells = row_cells(page, "low_active")
     assert cells[:4] == ["66.7%", "33.3%", "0.0%", "0.0%"]  # L1..L4
-    assert cells[4:6] == ["3", "0"]  # images, no consensus
-    assert cells[8] == "3.350"  # amortised D_r from the job summary
+    assert cells[4:7] == ["3", "3", "0"]  # images, with a consensus, without one
+    assert cells[10] == "3.350"  # amortised D_r from the job summary
     regular = row_cells(page, "regular")
-    assert regular[:6] == ["0.0%", "0.0%", "100.0%", "0.0%", "2", "1"]
+    assert regular[:7] == ["0.0%", "0.0%", "100.0%", "0.0%", "2", "1", "1"]
 
 
 def test_it_draws_the_chart_with_intervals(page):

@@ -14,8 +14,17 @@ def campaign(db):
     return build_campaign({"regular": [[3, 0, 0, 0]]}, make_annotators(3))[0]
 
 
-def test_it_uses_defaults_without_writing(campaign):
-    settings = ReportSettings.for_campaign(campaign)
+@pytest.fixture
+def closed_campaign(db):
+    campaign = build_campaign({}, make_annotators(3))[0]
+    campaign.is_open = False
+    campaign.save()
+    ReportSettings.objects.filter(campaign=campaign).delete()
+    return campaign
+
+
+def test_it_uses_defaults_without_writing(closed_campaign):
+    settings = ReportSettings.for_campaign(closed_campaign)
     assert settings.pk is None
     assert (settings.threshold, settings.tie_policy, settings.confidence) == (3, "plurality_or_none", 0.95)
     assert not ReportSettings.objects.exists()
@@ -35,7 +44,8 @@ def test_it_rejects_bad_values(campaign, field, value):
     assert field in error.value.message_dict
 
 
-def test_it_shows_settings_in_the_admin(admin_client, campaign):
+def test_it_shows_settings_in_the_admin(admin_client, closed_campaign):
+    campaign = closed_campaign
     settings = ReportSettings.objects.create(campaign=campaign, threshold=4)
     response = admin_client.get(f"/admin/evaluation/reportsettings/{settings.pk}/change/")
     assert response.status_code == 200
@@ -50,7 +60,8 @@ def test_it_shows_settings_in_the_admin(admin_client, campaign):
     assert settings.threshold == 4
 
 
-def test_it_lets_researchers_edit_settings_in_the_admin(client, researcher, annotator, campaign):
+def test_it_lets_researchers_edit_settings_in_the_admin(client, researcher, annotator, closed_campaign):
+    campaign = closed_campaign
     client.login(username=researcher.username, password=PASSWORD)
     add = client.get(f"/admin/evaluation/reportsettings/add/?campaign={campaign.pk}")
     assert add.status_code == 200

@@ -7,6 +7,7 @@ import pytest
 
 from generation import services
 from generation.models import GenerationJob, JobStatus, Sample
+from generation.services import jobs
 from tests.generation.conftest import SCHEMES, make_job
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +54,21 @@ def test_it_gives_the_same_samples_for_the_same_seed(ready_model):
     ra, rb = (services.Results.load(GenerationJob.objects.get(pk=j.pk)) for j in (a, b))
     assert np.array_equal(ra.z, rb.z)
     assert np.allclose(ra.dr_amortised, rb.dr_amortised)
+
+
+def test_it_runs_the_interpolation_baseline(ready_model):
+    job = make_job(ready_model, n=12, optimise_dr=False, schemes={"regular": {}, "interpolation": {}})
+    services.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    results = services.Results.load(job)
+    assert results.schemes == ["regular", "interpolation"]
+    inter = results.scheme == 1
+    assert inter.sum() == 12 and np.isfinite(results.dr_amortised[inter]).all()
+    # Its latents are points between training images, not the seed's standard-normal draws.
+    assert not np.allclose(results.z[inter], results.z[~inter])
+    # A pool made past the kept images makes them again from (seed, index), from the same training images.
+    model, profile = jobs.load_model(job, "cpu")
+    again = jobs.regenerate(model, profile, job, "interpolation", range(12), "cpu")
+    kept = results.reserve[1].astype(np.float32) / 255
+    assert np.abs(np.stack([again[i].numpy() for i in range(12)]) - kept).max() <= 1 / 255 + 1e-6

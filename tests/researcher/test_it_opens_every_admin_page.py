@@ -16,6 +16,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from annotation.models import Participant, StudyLink
 from config.admin import FreezingAdmin
 from config.tasks import record_probe
 from evaluation.models import ReportSettings
@@ -30,7 +31,10 @@ def study(labelled_campaign, raters):
     """One real row of every registered model."""
     record_probe("admin walk")  # what a worker writes when probed
     Token.objects.create(user=raters[0])
-    ReportSettings.objects.create(campaign=labelled_campaign, threshold=2)
+    # Registered when the campaign opened (a row per open campaign); this one with its own threshold.
+    ReportSettings.objects.update_or_create(campaign=labelled_campaign, defaults={"threshold": 2})
+    StudyLink.objects.create(campaign=labelled_campaign)
+    Participant.objects.create(campaign=labelled_campaign, participant_id="PANEL1", outcome="no_work")
     # A pool built the way the admin builds one: a PoolBuild row, run as its task runs it.
     build = services.launch_pool_build(labelled_campaign.pool.job, per_scheme=1, seed=1, name="second pool")
     services.run_pool_build(build.pk)

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.models import Campaign
 from annotation.services import ensure_slots
 from config.roles import ANNOTATORS
+from creative_core.training import DEMO_TRAINING
 from generation.models import AttentionKind, Dataset, GenerationJob, JobStatus, SamplePool, TrainedModel
 
 DEMO_MODEL = "Demo model"
@@ -29,8 +30,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dataset", default=Dataset.MNIST, choices=[d.value for d in Dataset])
         parser.add_argument("--folder", default="", help="image folder, with --dataset folder")
-        parser.add_argument("--limit", type=int, default=10_000, help="training images")
-        parser.add_argument("--epochs", type=int, default=3)
+        parser.add_argument("--limit", type=int, default=DEMO_TRAINING["limit"],
+                            help="training images (default: all)")
+        parser.add_argument("--epochs", type=int, default=DEMO_TRAINING["epochs"])
+        parser.add_argument("--batch-size", type=int, default=DEMO_TRAINING["batch_size"], help="training batch")
         parser.add_argument("--samples", type=int, default=1_000, help="samples per scheme in the job")
         parser.add_argument("--per-scheme", type=int, default=25, help="images per scheme in the pool")
         parser.add_argument("--attention-checks", type=int, default=5)
@@ -71,8 +74,10 @@ class Command(BaseCommand):
             )
         if not model.is_ready:
             self.restart(model)
-            self.stdout.write(f"training {model.dataset_name} ({opts['limit']} images, {model.epochs} epochs)...")
-            services.train_model(model.pk)
+            images = f"{model.train_limit:,}" if model.train_limit else "all"
+            self.stdout.write(f"training {model.dataset_name} ({images} images, {model.epochs} epochs, "
+                              f"batch {opts['batch_size']})...")
+            services.train_model(model.pk, batch_size=opts["batch_size"])
             model.refresh_from_db()
             if not model.is_ready:
                 raise CommandError(f"training failed: {model.error or model.status}")

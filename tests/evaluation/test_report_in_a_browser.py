@@ -1,0 +1,66 @@
+"""A researcher reads a report in a real Chromium, on a desktop and on a phone."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.evaluation.builders import build_campaign, make_annotators, set_report_settings
+from tests.factories import PASSWORD, make_researcher
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TASTES = {"regular": [0.05, 0.1, 0.8, 0.05], "noisy": [0.05, 0.12, 0.78, 0.05],
+          "random_flip": [0.15, 0.25, 0.45, 0.15], "low_active": [0.35, 0.3, 0.2, 0.15]}
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    """Screenshots for a person to look at, where REPORT_SHOTS names a folder."""
+    folder = os.environ.get("REPORT_SHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+
+
+def test_it_reads_the_report_on_a_desktop_and_a_phone(browser, live_server):
+    rng = np.random.default_rng(0)
+    votes = {s: [rng.multinomial(9, p).tolist() for _ in range(12)] for s, p in TASTES.items()}
+    campaign, _ = build_campaign(votes, make_annotators(9), attention=[["not_novel"] * 9])
+    set_report_settings(campaign, inconclusive="abstain")
+    make_researcher("rita")
+    for name, size in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
+        page = browser.new_page(viewport=size)
+        page.set_default_timeout(20_000)
+        page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
+        page.fill("#id_username", "rita")
+        page.fill("#id_password", PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#sensitivity-table")
+        # The primary analysis comes first and says it was registered; the sensitivity table is marked secondary.
+        primary = page.locator("#primary").bounding_box()
+        sensitivity = page.locator("#sensitivity").bounding_box()
+        assert primary["y"] < sensitivity["y"]
+        assert "Pre-registered" in page.locator("#registration").inner_text()
+        assert page.locator("#sensitivity .secondary-tag").is_visible()
+        assert page.locator("#sensitivity-table tbody tr").count() == 6
+        # Kappa is left out under abstain (images with an L4 vote have fewer votes) and says why.
+        assert "with all 9 votes" in page.locator("#agreement").inner_text()
+        # The page itself never scrolls sideways: wide tables scroll inside their own box.
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= size["width"] + 1, width
+        shot(page, f"report-{name}")
+        page.close()
