@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from annotation.models import Campaign, StudyLink
 from evaluation.models import ReportSettings
-from generation.models import GenerationJob, JobStatus, SamplePool, TrainedModel
+from generation.models import GenerationJob, JobStatus, PoolBuild, SamplePool, TrainedModel
 
 SHOWN_MODELS = 20  # the newest; older ones are in the lists
 
@@ -28,7 +28,7 @@ class Row:
     action_url: str = ""
 
 
-def _work_row(depth: int, kind: str, row: TrainedModel | GenerationJob, url: str) -> Row:
+def _work_row(depth: int, kind: str, row: TrainedModel | GenerationJob | PoolBuild, url: str) -> Row:
     status = row.get_status_display()
     out = Row(depth, kind, str(row), url, status)
     if row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -53,10 +53,16 @@ def _model_rows(model: TrainedModel) -> list[Row]:
 def _job_rows(job: GenerationJob) -> list[Row]:
     row = _work_row(1, "Job", job, reverse("admin:generation_generationjob_change", args=[job.pk]))
     row.name = f"Job {job.pk}: {job.samples_per_scheme:,} per scheme"
-    if job.status == JobStatus.SUCCEEDED and not job.pools.all():
+    # Builds that have not (yet) made a pool: running ones to wait for, failed ones to read.
+    builds = [b for b in job.pool_builds.all() if b.status != JobStatus.SUCCEEDED]
+    if job.status == JobStatus.SUCCEEDED and not job.pools.all() and not any(b.is_active for b in builds):
         row.action = "Build a sample pool"
         row.action_url = reverse("admin:generation_generationjob_pool", args=[job.pk])
     rows = [row]
+    for build in builds:
+        rows.append(_work_row(2, "Pool build", build, reverse("admin:generation_poolbuild_change", args=[build.pk])))
+        if build.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+            rows[-1].action = "See why, then build the pool again"
     for pool in job.pools.all():
         rows += _pool_rows(pool)
     return rows
@@ -113,7 +119,9 @@ def study_rows(limit: int = SHOWN_MODELS) -> list[Row]:
         "created_at")
     pools = SamplePool.objects.annotate(n_items=Count("items")).order_by("created_at").prefetch_related(
         Prefetch("campaigns", queryset=campaigns))
-    jobs = GenerationJob.objects.order_by("created_at").prefetch_related(Prefetch("pools", queryset=pools))
+    builds = PoolBuild.objects.order_by("created_at")
+    jobs = GenerationJob.objects.order_by("created_at").prefetch_related(Prefetch("pools", queryset=pools),
+                                                                         Prefetch("pool_builds", queryset=builds))
     models = TrainedModel.objects.order_by("-created_at").prefetch_related(Prefetch("jobs", queryset=jobs))[:limit]
     rows: list[Row] = []
     for model in models:

@@ -11,12 +11,12 @@ from .datasets import DATASETS, load_dataset, training_images
 from .errors import Cancelled, CheckpointError, DataError
 from .fetch import default_data_root, fetch_data, verify_data
 from .images import image_grid, to_png_bytes
-from .layers import hidden_layer_names, resolve_layer
+from .layers import hidden_layer_names, layer_size, resolve_layer
 from .metrics import OptimisedDr, dr_amortised, dr_optimised
 from .models import MLPVAE, ConvVAE, build_model
 from .reconstruct import reconstruct
 from .sampling import Samples, generate
-from .schemes import ALL_SCHEME_NAMES, SCHEME_NAMES, Scheme, make_scheme, scheme_defaults
+from .schemes import ALL_SCHEME_NAMES, SCHEME_NAMES, Scheme, check_schemes, make_scheme, scheme_defaults
 from .training import Trained, train
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "training_images", "make_scheme", "scheme_defaults", "Scheme", "train", "Trained", "profile",
     "ActivationProfile", "save_checkpoint", "load_checkpoint", "Checkpoint", "generate", "Samples", "dr_amortised",
     "dr_optimised", "OptimisedDr", "to_png_bytes", "image_grid", "Cancelled", "CheckpointError", "DataError",
-    "MLPVAE", "ConvVAE", "build_model", "hidden_layer_names", "resolve_layer", "reconstruct",
+    "MLPVAE", "ConvVAE", "build_model", "hidden_layer_names", "resolve_layer", "layer_size", "check_schemes",
+    "reconstruct",
 ]

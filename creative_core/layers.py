@@ -37,3 +37,21 @@ def resolve_layer(model: nn.Module, layer: str | int | None = None) -> tuple[str
     if layer not in modules:
         raise ValueError(f"no layer named {layer!r}; hidden layers: {names}")
     return layer, modules[layer]
+
+
+def layer_size(model: nn.Module, layer: str | int | None = None) -> int:
+    """Units (features, or channels) of a hidden layer, from decoding one latent: no data needed."""
+    import torch
+
+    _name, module = resolve_layer(model, layer)
+    seen: list[int] = []
+    handle = module.register_forward_hook(lambda _m, _i, h: seen.append(int(h.shape[1])))
+    try:
+        with torch.no_grad():
+            param = next(model.parameters())
+            model.decode(torch.zeros(1, int(model.latent_dim), device=param.device, dtype=param.dtype))
+    finally:
+        handle.remove()
+    if not seen:
+        raise ValueError(f"layer {_name!r} is not used when decoding; pick a decoder layer")
+    return seen[0]

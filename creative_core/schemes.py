@@ -71,6 +71,10 @@ class Scheme:
     def validate(self) -> None:
         pass
 
+    def check_fits(self, n_units: int, profile: ActivationProfile | None = None) -> None:
+        """ValueError when the parameters make no sense on a layer of `n_units` units (with its profile, when known):
+        checked where a job is entered, so one that cannot run is refused before any work."""
+
     def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
         pass
 
@@ -96,6 +100,12 @@ class Scheme:
             raise ValueError(f"parameter 'value' must be one of {VALUE_NAMES} or a positive number, got {v!r}")
         if not (fb == "median_max" or _positive_number(fb)):
             raise ValueError(f"parameter 'fallback' must be 'median_max' or a positive number, got {fb!r}")
+
+    def _check_k_fits(self, available: int, what: str) -> None:
+        k = self.params["k"]
+        if k > available:
+            raise ValueError(f"parameter 'k' of scheme {self.name!r} is {k:,}, but {what} {available:,} "
+                             f"unit{'s' if available != 1 else ''}: ask for at most {available:,}")
 
     def _values(self, profile: ActivationProfile, device: torch.device) -> torch.Tensor:
         v = self.params["value"]
@@ -188,6 +198,10 @@ class RandomFlip(Scheme):
     def validate(self) -> None:
         self._check_k()
 
+    def check_fits(self, n_units: int, profile: ActivationProfile | None = None) -> None:
+        # Switching on every unit of the layer is no longer a "few neurons": refuse more than the layer has.
+        self._check_k_fits(n_units, "the layer has")
+
     def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
         self.values = self._values(_need(profile, self.name), device)
 
@@ -218,15 +232,27 @@ class LowActive(Scheme):
         if self.params["band_over"] not in ("firing", "all"):
             raise ValueError(f"parameter 'band_over' must be 'firing' or 'all', got {self.params['band_over']!r}")
 
-    def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
-        p = _need(profile, self.name)
-        self.values = self._values(p, device)
+    def low_active_units(self, p: ActivationProfile) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """(the band's units, the units the band is taken over, the band in percent activation)."""
         pa = p.percent_active.astype(np.float64)
         pool = pa > 0 if self.params["band_over"] == "firing" else np.ones_like(pa, dtype=bool)
         if not pool.any():
             raise ValueError(f"no unit of layer {p.layer!r} fires on the training data; cannot pick low-active units")
         lo, hi = np.percentile(pa[pool], self.params["band"])
-        low = np.flatnonzero(pool & (pa >= lo) & (pa <= hi))
+        return np.flatnonzero(pool & (pa >= lo) & (pa <= hi)), pool, (float(lo), float(hi))
+
+    def check_fits(self, n_units: int, profile: ActivationProfile | None = None) -> None:
+        if profile is None:  # the band is known only with the layer's profile
+            self._check_k_fits(n_units, "the layer has")
+            return
+        low, _pool, _band = self.low_active_units(profile)
+        self._check_k_fits(len(low), f"the low-active band {tuple(self.params['band'])} (percentiles of percent "
+                                     f"activation) of layer {profile.layer!r} holds")
+
+    def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
+        p = _need(profile, self.name)
+        self.values = self._values(p, device)
+        low, pool, (lo, hi) = self.low_active_units(p)
         k = min(self.params["k"], len(low))
         corr = p.corr[np.ix_(low, low)].astype(np.float64)
         np.fill_diagonal(corr, np.inf)  # the picked unit itself comes first in its own row
@@ -300,6 +326,19 @@ def make_scheme(name: str, **params: Any) -> Scheme:
     if name not in SCHEMES:
         raise ValueError(f"unknown scheme {name!r}; allowed: {', '.join(ALL_SCHEME_NAMES)}")
     return SCHEMES[name](**params)
+
+
+def check_schemes(specs: dict[str, dict | None], n_units: int, profile: ActivationProfile | None = None
+                  ) -> dict[str, str]:
+    """{scheme name: why it cannot run} for schemes given as {name: parameters}, on a layer of `n_units` units with
+    its activation profile when known (then the low-active band is checked too). Empty when all can run."""
+    problems: dict[str, str] = {}
+    for name, params in specs.items():
+        try:
+            make_scheme(name, **(params or {})).check_fits(n_units, profile)
+        except (ValueError, TypeError) as exc:
+            problems[name] = str(exc)
+    return problems
 
 
 def scheme_defaults(name: str) -> dict:

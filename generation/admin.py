@@ -14,14 +14,27 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from config.admin import FreezingAdmin, ResearchersOnlyAdmin
 from config.roles import is_researcher
 
 from . import services
-from .models import AttentionKind, GenerationJob, PoolItem, Sample, SamplePool, TrainedModel
+from .models import (
+    MAX_SEED,
+    AttentionKind,
+    GenerationJob,
+    JobStatus,
+    PoolBuild,
+    PoolItem,
+    Sample,
+    SamplePool,
+    TrainedModel,
+)
 
-WORKER_FIELDS = ["status", "progress", "error", "device", "task_id", "heartbeat_at", "started_at", "finished_at"]
+# "status" and "progress" are shown once, by the live bar (progress_display), so the page never says two things.
+WORKER_FIELDS = ["progress_display", "error", "device", "task_id", "heartbeat_at", "started_at", "finished_at"]
+KINDS = {GenerationJob: "job", TrainedModel: "model", PoolBuild: "build"}
 
 
 class ResearchersOnly(ResearchersOnlyAdmin):
@@ -30,12 +43,15 @@ class ResearchersOnly(ResearchersOnlyAdmin):
         return is_researcher(request.user) and (obj is None or not getattr(obj, "is_active", False))
 
 
-def progress_bar(row: TrainedModel | GenerationJob) -> str:
-    kind = "job" if isinstance(row, GenerationJob) else "model"
+def progress_bar(row: TrainedModel | GenerationJob | PoolBuild, reload: bool = False) -> str:
+    """The row's status and progress, kept live by progress.js from /generation/progress/ (one source for both).
+    With reload, the page reloads once the row ends, to show what it made."""
     return format_html(
-        '<span class="gen-progress" data-kind="{}" data-id="{}" data-url="{}">'
+        '<span class="gen-progress" data-kind="{}" data-id="{}" data-url="{}" data-status="{}"{}>'
         '<progress value="{}" max="1"></progress> <span class="gen-status">{} {}%</span></span>',
-        kind, row.pk, reverse("generation:progress"), row.progress, row.get_status_display(), round(100 * row.progress),
+        KINDS[type(row)], row.pk, reverse("generation:progress"), row.status,
+        mark_safe(' data-reload="1"') if reload else "", row.progress, row.get_status_display(),
+        round(100 * row.progress),
     )
 
 
@@ -56,9 +72,9 @@ class Launchable(ResearchersOnly):
         services.fail_stale_work()
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="Progress")
+    @admin.display(description="Status")
     def progress_display(self, obj) -> str:
-        return progress_bar(obj)
+        return progress_bar(obj, reload=True)
 
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
         if not change:
@@ -74,6 +90,10 @@ class Launchable(ResearchersOnly):
             self.message_user(request, f"{obj}: {exc}", messages.ERROR)
             return False
         return True
+
+    @admin.display(description="Progress")
+    def list_progress(self, obj) -> str:
+        return progress_bar(obj)
 
     @admin.action(description="Launch (or relaunch) the selected rows")
     def launch(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -118,15 +138,18 @@ class Launchable(ResearchersOnly):
 class TrainedModelAdmin(FreezingAdmin, Launchable):
     launch_service = "launch_training"
     copy_fields = ("name", *TrainedModel.frozen_fields)
-    list_display = ["name", "dataset", "architecture", "epochs", "progress_display", "device", "created_at"]
+    list_display = ["name", "dataset", "architecture", "epochs", "list_progress", "device", "created_at"]
     list_filter = ["status", "dataset"]
     search_fields = ["name"]
-    readonly_fields = ["progress_display", *WORKER_FIELDS, "checkpoint", "metrics"]
+    readonly_fields = [*WORKER_FIELDS, "checkpoint", "metrics"]
     fieldsets = [
         (None, {"fields": ["name", "dataset", "folder_path", "architecture", "latent_dim", "epochs", "seed",
                            "train_limit", "profile_layer"]}),
-        ("Worker", {"fields": ["progress_display", *WORKER_FIELDS, "checkpoint", "metrics"]}),
+        ("Worker", {"fields": [*WORKER_FIELDS, "checkpoint", "metrics"]}),
     ]
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets if obj is not None else self.fieldsets[:1]  # nothing has run yet on the add form
 
 
 class JobForm(forms.ModelForm):
@@ -139,52 +162,100 @@ class JobForm(forms.ModelForm):
         data = super().clean()
         model = data.get("trained_model")
         if model is not None and model.is_ready and not self.errors:
+            # The job as it would be saved (the instance itself is updated only after clean()).
+            job = GenerationJob(**{k: v for k, v in data.items() if k in self.Meta.fields})
             try:
-                # The job as it would be saved (the instance itself is updated only after clean()).
-                services.check_runnable(GenerationJob(**{k: v for k, v in data.items() if k in self.Meta.fields}))
+                services.check_runnable(job)
             except services.JobError as exc:
                 raise ValidationError(str(exc)) from exc
+            # Parameters checked for sense against the model's layer, so a job that cannot run never reaches a worker.
+            problems = services.scheme_fit_problems(job)
+            if problems:
+                raise ValidationError({field: problem for field, problem in problems.items()})
         return data
 
 
 class PoolForm(forms.Form):
-    per_scheme = forms.IntegerField(min_value=1, initial=125, help_text="Samples of each scheme in the pool.")
-    attention_checks = forms.IntegerField(min_value=0, initial=0,
-                                          help_text='Images mixed in whose expected label is "not novel or creative".')
+    """Every number bounded, so nothing absurd reaches a worker: the bounds of the job come from pool_problems."""
+
+    attention_checks = forms.IntegerField(
+        min_value=0, initial=0, help_text='Images mixed in whose expected label is "not novel or creative" (at most '
+        "the pool's generated images, and the images of the data set they come from).")
     attention_kind = forms.ChoiceField(
         label="Attention checks show", choices=AttentionKind.choices, initial=AttentionKind.RECONSTRUCTION,
         required=False,  # a script that leaves it out gets the default
         help_text="Raw training images look sharper than generated ones, so annotators can spot them; "
                   "reconstructions of held-out images (encoder mean, regular decoding) look like the pool.",
     )
-    seed = forms.IntegerField(initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=0, help_text="Which samples are drawn, and "
+                              "the order: 0 to 2**32 - 1.")
     name = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, job: GenerationJob, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.job = job
+        self.fields["per_scheme"] = forms.IntegerField(
+            min_value=1, max_value=job.samples_per_scheme, initial=min(125, job.samples_per_scheme),
+            help_text=f"Samples of each scheme in the pool, at most the job's {job.samples_per_scheme:,}. The paper "
+            "had about 500 images per data set in all (e.g. 125 per scheme).")
+        self.order_fields(["per_scheme", "attention_checks", "attention_kind", "seed", "name"])
 
     def clean_attention_kind(self) -> str:
         return self.cleaned_data.get("attention_kind") or AttentionKind.RECONSTRUCTION
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        problems = services.pool_problems(self.job, per_scheme=data["per_scheme"], seed=data["seed"],
+                                          attention_checks=data["attention_checks"])
+        if not problems and data["attention_checks"]:
+            problem = services.attention_supply_problem(self.job, data["attention_checks"], data["attention_kind"])
+            if problem:
+                problems["attention_checks"] = problem
+        for field, problem in problems.items():
+            self.add_error(None if field == "__all__" else field, problem)
+        return data
 
 
 @admin.register(GenerationJob)
 class GenerationJobAdmin(FreezingAdmin, Launchable):
     form = JobForm
     copy_fields = tuple(JobForm.Meta.fields)
-    list_display = ["__str__", "samples_per_scheme", "scheme_list", "progress_display", "device", "created_at"]
+    list_display = ["__str__", "samples_per_scheme", "scheme_list", "list_progress", "device", "created_at"]
     list_filter = ["status"]
-    readonly_fields = [*WORKER_FIELDS, "timings", "results", "summary"]
+    readonly_fields = [*WORKER_FIELDS, "timings", "results_link", "summary"]
     change_form_template = "admin/generation/generationjob/change_form.html"
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        if "trained_model" not in initial:
+            ready = list(TrainedModel.objects.filter(status=JobStatus.SUCCEEDED).exclude(checkpoint="")[:2])
+            if len(ready) == 1:  # the only trained model: preselected
+                initial["trained_model"] = ready[0].pk
+        return initial
+
+    @admin.display(description="Results")
+    def results_link(self, obj: GenerationJob) -> str:
+        if not obj.results:
+            return "–"
+        return format_html('<a href="{}" download>results.npz</a> (every sample: scheme, index, units, noise seed, '
+                           "z, D_r; numpy's .npz)", reverse("generation:results", args=[obj.pk]))
 
     @admin.display(description="Schemes")
     def scheme_list(self, obj: GenerationJob) -> str:
         return ", ".join(obj.schemes)
 
     def get_fieldsets(self, request, obj=None):
+        if obj is None:  # nothing has run yet
+            return [(None, {"fields": JobForm.Meta.fields})]
         return [(None, {"fields": JobForm.Meta.fields}),
-                ("Worker", {"fields": [*WORKER_FIELDS, "timings", "results", "summary"]})]
+                ("Worker", {"fields": [*WORKER_FIELDS, "timings", "results_link", "summary"]})]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context.update({"job": obj, "summary": services.job_scheme_dr(obj), "pool_form": PoolForm(),
-                            "progress": progress_bar(obj), "pools": obj.pools.all()})
+            context.update({"job": obj, "summary": services.job_scheme_dr(obj), "pools": obj.pools.all(),
+                            "pool_builds": obj.pool_builds.exclude(status=JobStatus.SUCCEEDED)})
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def extra_urls(self, wrap, info) -> list:
@@ -220,16 +291,18 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
         return response
 
     def pool_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The pool form; a valid request becomes a PoolBuild row and a task on the "default" queue."""
         job = self._job(request, pk)
-        form = PoolForm(request.POST or None)
+        form = PoolForm(request.POST or None, job=job)
         if request.method == "POST" and form.is_valid():
             try:
-                pool = services.build_pool(job, **form.cleaned_data)
+                build = services.launch_pool_build(job, user=request.user, **form.cleaned_data)
             except services.JobError as exc:
                 form.add_error(None, str(exc))
             else:
-                self.message_user(request, f"Built {pool} with {pool.items.count()} images.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:generation_samplepool_change", args=[pool.pk]))
+                self.message_user(request, f"{build} is queued: this page follows it; the pool appears when it "
+                                  "succeeds.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:generation_poolbuild_change", args=[build.pk]))
         context = {**self.admin_site.each_context(request), "job": job, "form": form, "opts": self.model._meta,
                    "title": f"Build a sample pool from {job}"}
         return TemplateResponse(request, "admin/generation/generationjob/pool.html", context)
@@ -260,6 +333,70 @@ class SamplePoolAdmin(ResearchersOnly):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # built from a job's page, where the samples are drawn
+
+
+@admin.register(PoolBuild)
+class PoolBuildAdmin(ResearchersOnly):
+    """Pool builds are made by "Build a sample pool" on a job's page; here they are followed and cancelled."""
+
+    list_display = ["__str__", "job", "per_scheme", "attention_checks", "attention_kind", "seed", "list_progress",
+                    "created_by", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["job", "progress_display", "pool_link", "error", "name", "per_scheme", "attention_checks",
+                       "attention_kind", "seed", "created_by", "created_at", "device", "task_id", "heartbeat_at", "started_at",
+                       "finished_at"]
+    fields = readonly_fields
+    change_form_template = "admin/generation/poolbuild/change_form.html"
+
+    class Media:
+        js = ["generation/progress.js"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        services.fail_stale_work()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        services.fail_stale_work()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # nothing to edit; the page is the build's view (and its Cancel button)
+
+    @admin.display(description="Status")
+    def progress_display(self, obj: PoolBuild) -> str:
+        return progress_bar(obj, reload=True)
+
+    @admin.display(description="Progress")
+    def list_progress(self, obj: PoolBuild) -> str:
+        return progress_bar(obj)
+
+    @admin.display(description="Pool")
+    def pool_link(self, obj: PoolBuild) -> str:
+        if obj.pool_id is None:
+            return "– (made when the build succeeds)"
+        return format_html('<a href="{}">{}</a>', reverse("admin:generation_samplepool_change", args=[obj.pool_id]),
+                           obj.pool)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["build"] = obj
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [path("<int:pk>/cancel/", wrap(self.cancel_view), name="generation_poolbuild_cancel"),
+                *super().get_urls()]
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        build = get_object_or_404(PoolBuild, pk=pk)
+        if request.method != "POST" or not self.has_view_permission(request, build):
+            raise Http404
+        done = services.cancel(build)
+        self.message_user(request, "Cancelled: nothing of it is kept." if done else "It had already ended.",
+                          messages.SUCCESS if done else messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:generation_poolbuild_change", args=[pk]))
 
 
 @admin.register(Sample)

@@ -1,7 +1,9 @@
-"""Celery tasks: thin wrappers around generation.services, routed to the "gpu" queue by settings.
+"""Celery tasks: thin wrappers around generation.services. Training and jobs go to the "gpu" queue, pool builds and
+the sweep to "default" (routes in the settings).
 
 Acknowledged late and rejected when the worker is lost (settings), so a killed worker gives its task
-back; the services make a second delivery harmless.
+back; the services make a second delivery harmless. The services send these tasks by name and never import this
+module.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ def run_job_task(job_id: int) -> None:
     services.run_job(job_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def build_pool_task(pool_build_id: int) -> None:
+    services.run_pool_build(pool_build_id)
+
+
 @shared_task
 def fail_stale_work_task() -> int:
-    """Periodic (beat): fail running rows whose worker vanished, so nothing stays "running" forever."""
+    """Periodic (beat): fail running rows whose worker vanished, so nothing stays "running" forever, and remove the
+    staging folders of pool builds that will not finish."""
     return services.fail_stale_work()

@@ -5,4 +5,5 @@ from . import views
 app_name = "generation"
 urlpatterns = [
     path("progress/", views.progress, name="progress"),
+    path("jobs/<int:pk>/results.npz", views.results, name="results"),
 ]

@@ -195,6 +195,8 @@ if CELERY_BROKER_URL.split("://", 1)[0] not in ("redis", "rediss", "filesystem",
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_TASK_ROUTES = {
+    "generation.tasks.build_pool_task": {"queue": "default"},
+    "generation.tasks.fail_stale_work_task": {"queue": "default"},
     "generation.tasks.*": {"queue": "gpu"},
     "evaluation.tasks.*": {"queue": "default"},
     "config.tasks.gpu_probe": {"queue": "gpu"},

@@ -95,6 +95,9 @@ def test_it_builds_and_shows_the_kind_in_the_admin(client, researcher, finished_
     response = client.post(reverse("admin:generation_generationjob_pool", args=[finished_job.pk]),
                            {"per_scheme": 2, "attention_checks": 2, "attention_kind": "both", "seed": 0})
     assert response.status_code == 302, response.content.decode()[:2000]
+    build = finished_job.pool_builds.get()  # queued on the default queue; run here as its task runs it
+    assert build.attention_kind == AttentionKind.BOTH
+    services.run_pool_build(build.pk)
     pool = finished_job.pools.get()
     assert pool.attention_kind == AttentionKind.BOTH and pool.items.filter(sample=None).count() == 2
     page = client.get(reverse("admin:generation_samplepool_change", args=[pool.pk])).content.decode()

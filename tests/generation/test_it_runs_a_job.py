@@ -7,6 +7,7 @@ import pytest
 
 from generation import services
 from generation.models import GenerationJob, JobStatus, Sample
+from generation.services import jobs
 from tests.generation.conftest import SCHEMES, make_job
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_it_runs_the_interpolation_baseline(ready_model):
     # Its latents are points between training images, not the seed's standard-normal draws.
     assert not np.allclose(results.z[inter], results.z[~inter])
     # A pool made past the kept images makes them again from (seed, index), from the same training images.
-    model, profile = services._load(job, "cpu")
-    again = services._regenerate(model, profile, job, "interpolation", range(12), "cpu")
+    model, profile = jobs.load_model(job, "cpu")
+    again = jobs.regenerate(model, profile, job, "interpolation", range(12), "cpu")
     kept = results.reserve[1].astype(np.float32) / 255
     assert np.abs(np.stack([again[i].numpy() for i in range(12)]) - kept).max() <= 1 / 255 + 1e-6

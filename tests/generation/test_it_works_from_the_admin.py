@@ -179,15 +179,35 @@ def test_it_previews_and_downloads_a_finished_job(rita, client, ready_model, ann
     assert denied.status_code == 302 and not denied.content.startswith(b"\x89PNG")
 
 
-def test_it_builds_a_pool_from_the_job_page(rita, ready_model):
+def test_it_builds_a_pool_from_the_job_page(rita, ready_model, django_capture_on_commit_callbacks):
+    """The form queues a PoolBuild on the "default" queue and shows its page; the task makes the pool."""
+    from generation.models import PoolBuild
+
     job = make_job(ready_model, n=12, optimise_dr=False)
     services.run_job(job.pk)
-    response = rita.post(reverse("admin:generation_generationjob_pool", args=[job.pk]),
-                         {"per_scheme": 3, "attention_checks": 1, "seed": 0, "name": "first"})
+    key = f"{settings.CELERY_BROKER_TRANSPORT_OPTIONS['global_keyprefix']}default"
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(key)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = rita.post(reverse("admin:generation_generationjob_pool", args=[job.pk]),
+                             {"per_scheme": 3, "attention_checks": 1, "seed": 0, "name": "first"})
+    build = PoolBuild.objects.get()
     assert response.status_code == 302
+    assert response["Location"] == reverse("admin:generation_poolbuild_change", args=[build.pk])
+    assert (build.status, build.per_scheme, build.attention_checks, build.created_by.username) == (
+        JobStatus.QUEUED, 3, 1, "rita")
+    sent = queued_messages("default")
+    assert [(m["headers"]["task"], m["headers"]["id"]) for m in sent] == [
+        ("generation.tasks.build_pool_task", build.task_id)]
+    page = rita.get(response["Location"]).content.decode()
+    assert f'data-kind="build" data-id="{build.pk}"' in page and "Cancel this build" in page
+    assert not job.pools.exists()  # nothing until the task has run
+    services.run_pool_build(build.pk)
+    build.refresh_from_db()
     pool = job.pools.get()
+    assert build.status == JobStatus.SUCCEEDED and build.pool == pool
     assert pool.name == "first" and pool.items.count() == 13
+    assert "Open the pool" in rita.get(response["Location"]).content.decode()
     too_many = rita.post(reverse("admin:generation_generationjob_pool", args=[job.pk]),
                          {"per_scheme": 13, "attention_checks": 0, "seed": 0})
-    assert too_many.status_code == 200 and "between 1 and 12" in too_many.content.decode()
-    assert job.pools.count() == 1
+    assert too_many.status_code == 200 and "12" in too_many.content.decode()
+    assert PoolBuild.objects.count() == 1

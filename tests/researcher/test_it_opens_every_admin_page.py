@@ -20,6 +20,7 @@ from annotation.models import Participant, StudyLink
 from config.admin import FreezingAdmin
 from config.tasks import record_probe
 from evaluation.models import ReportSettings
+from generation import services
 from tests.factories import PASSWORD, make_researcher
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +35,11 @@ def study(labelled_campaign, raters):
     ReportSettings.objects.update_or_create(campaign=labelled_campaign, defaults={"threshold": 2})
     StudyLink.objects.create(campaign=labelled_campaign)
     Participant.objects.create(campaign=labelled_campaign, participant_id="PANEL1", outcome="no_work")
+    # A pool built the way the admin builds one: a PoolBuild row, run as its task runs it.
+    build = services.launch_pool_build(labelled_campaign.pool.job, per_scheme=1, seed=1, name="second pool")
+    services.run_pool_build(build.pk)
+    build.refresh_from_db()
+    assert build.status == "succeeded", build.error
     return labelled_campaign
 
 

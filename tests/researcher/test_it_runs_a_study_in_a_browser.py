@@ -118,8 +118,11 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.fill("#id_attention_checks", "1")
     page.fill("#id_name", "pool")
     page.click("input[type=submit][value^=Build]")
-    expect(page.locator(".messagelist")).to_contain_text("Built")
+    # A worker of the default queue builds it; the build's page follows it and reloads when it ends.
+    expect(page.locator(".messagelist")).to_contain_text("is queued")
     pool = appears(job.pools.all())
+    expect(page.get_by_role("link", name="Open the pool")).to_be_visible(timeout=60_000)
+    expect(page.locator(".gen-status")).to_have_text("Succeeded 100%")
     n_images = pool.items.count()
     assert n_images == 9
 

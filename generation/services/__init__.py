@@ -1,0 +1,47 @@
+"""The work of the generation app: training models, running generation jobs, building sample pools.
+
+Celery tasks (generation.tasks) and admin actions are thin wrappers around these functions; the heavy lifting is
+done by creative_core. One job per module, imported one way (tasks -> services; services send tasks by name):
+
+- `rows`: rows a worker moves along (claim, heartbeat, fail, queue, cancel) and the stale-row check;
+- `training`: train, profile and save a model;
+- `jobs`: check, queue and run a generation job; previews;
+- `results`: a job's results file (every sample, compactly);
+- `pools`: build a sample pool (a task with a PoolBuild row, or in this process), and the sweep;
+- `archive`: a job's zip for researchers.
+
+Three promises hold throughout:
+
+- Idempotence. A worker claims a row (queued, or running with a dead worker) under a row lock before
+  working on it; a second delivery of the same task finds it claimed or finished and does nothing.
+  Sample rows are unique per (job, scheme, index) and are never written twice.
+- No worker is trusted to finish. A running row carries a heartbeat written at every batch; a row
+  whose heartbeat is too old is failed by `fail_stale_work` (periodic task, and every admin look),
+  and may then be relaunched. Every write a worker makes is conditional on the row still being
+  "running", so a cancelled or given-up row is never overwritten, and the worker stops.
+- Blinding. Files are named by random ids, written in shuffled order, as PNGs without metadata.
+"""
+
+from .archive import CSV_COLUMNS, write_archive
+from .common import JobError, Stopped, batch_size, pick_device, pool_reserve
+from .jobs import check_runnable, job_scheme_dr, launch_job, preview_grid, run_job, scheme_fit_problems
+from .pools import (
+    attention_supply_problem,
+    build_pool,
+    check_pool_request,
+    fail_stale_work,
+    launch_pool_build,
+    pool_problems,
+    run_pool_build,
+    training_set_size,
+)
+from .results import Results
+from .rows import cancel, progress_of
+from .training import launch_training, train_model
+
+__all__ = [
+    "attention_supply_problem", "CSV_COLUMNS", "JobError", "Results", "Stopped", "batch_size", "build_pool", "cancel", "check_pool_request",
+    "check_runnable", "fail_stale_work", "job_scheme_dr", "launch_job", "launch_pool_build", "launch_training",
+    "pick_device", "pool_problems", "pool_reserve", "preview_grid", "progress_of", "run_job", "run_pool_build",
+    "scheme_fit_problems", "train_model", "training_set_size", "write_archive",
+]

@@ -1,0 +1,340 @@
+"""Generation jobs: queue one after checking it can run, and (on a worker) generate and measure every sample."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import MAX_SAMPLES_PER_SCHEME, GenerationJob, JobStatus, Sample, new_public_id, scheme_problem
+from .common import JobError, Stopped, batch_size, message_of, pick_device, pool_reserve
+from .results import Results
+from .rows import beat, claim, fail, requeue, send
+
+log = logging.getLogger(__name__)
+
+
+def launch_job(job: GenerationJob) -> None:
+    """Queue the job (again, when it failed or was cancelled), after checking that it can run."""
+    if job.status == JobStatus.SUCCEEDED:
+        raise JobError(f"{job} has already succeeded.")
+    check_runnable(job)
+    requeue(job)
+    send("run_job_task", job)
+
+
+def check_runnable(job: GenerationJob) -> None:
+    model = job.trained_model
+    if not model.is_ready:
+        raise JobError(
+            f"The model {model} is not ready (training {model.get_status_display().lower()}"
+            f"{': ' + model.error if model.error else ''}). Train it again or pick another model."
+        )
+    if not Path(model.checkpoint.path).is_file():
+        raise JobError(
+            f"The checkpoint file of model {model} is missing ({model.checkpoint.name}). "
+            "Restore the file, or train the model again and make a new job for it."
+        )
+    problem = scheme_problem(job.schemes)
+    if problem:
+        raise JobError(problem)
+    if not 1 <= job.samples_per_scheme <= MAX_SAMPLES_PER_SCHEME:
+        raise JobError(f"Ask for between 1 and {MAX_SAMPLES_PER_SCHEME:,} samples per scheme, "
+                       f"not {job.samples_per_scheme}.")
+
+
+def scheme_fit_problems(job: GenerationJob) -> dict[str, str]:
+    """{form field: why} when the job's layer does not exist or its scheme parameters make no sense on that layer
+    (k beyond the layer or the low-active band, ...), judged on the model's checkpoint; empty when the job can run."""
+    import creative_core as cc
+
+    model = job.trained_model
+    try:
+        ckpt = cc.load_checkpoint(model.checkpoint.path, device="cpu")
+    except (cc.CheckpointError, OSError, ValueError):
+        return {}  # check_runnable and the worker say what is wrong with the checkpoint
+    try:
+        layer, _module = cc.resolve_layer(ckpt.model, job.layer or None)
+        n_units = cc.layer_size(ckpt.model, layer)
+    except ValueError as exc:
+        return {"layer": f"{exc}. Leave it empty for the decoder's 3rd hidden layer."}
+    profile = ckpt.profile if ckpt.profile is not None and ckpt.profile.layer == layer else None
+    problems = cc.check_schemes(job.schemes if isinstance(job.schemes, dict) else {}, n_units, profile)
+    if problems:
+        return {"schemes": " ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values())}
+    return {}
+
+
+def load_model(job: GenerationJob, device: str):
+    """(model, activation profile of the job's layer) from the model's checkpoint."""
+    import creative_core as cc
+
+    model = job.trained_model
+    try:
+        ckpt = cc.load_checkpoint(model.checkpoint.path, device=device)
+    except cc.CheckpointError as exc:
+        raise JobError(f"The checkpoint of model {model} cannot be read ({exc}). Train the model again.") from exc
+    profile = ckpt.profile
+    if profile is None or (job.layer and job.layer != profile.layer):
+        try:
+            profile = cc.profile(ckpt.model, model.dataset_name, layer=job.layer or None, limit=model.train_limit,
+                                 device=device, root=settings.DATA_ROOT, progress=False)
+        except (KeyError, ValueError, IndexError) as exc:
+            names = ", ".join(cc.hidden_layer_names(ckpt.model))
+            raise JobError(f"Layer {job.layer!r} cannot be profiled ({exc}); the model's layers: {names}.") from exc
+    return ckpt.model, profile
+
+
+def _data_of(job: GenerationJob) -> dict:
+    """Where a scheme that needs the model's training images (interpolation) finds them."""
+    model = job.trained_model
+    return {"dataset": model.dataset_name, "root": settings.DATA_ROOT, "limit": model.train_limit}
+
+
+def _schemes(job: GenerationJob) -> list[str]:
+    """The job's schemes in the library's order (then any other, sorted): the order of the results file."""
+    import creative_core as cc
+
+    known = [s for s in cc.SCHEME_NAMES if s in job.schemes]
+    return known + sorted(set(job.schemes) - set(known))
+
+
+def _pad(blocks: list[np.ndarray], width: int) -> np.ndarray:
+    out = []
+    for b in blocks:
+        p = np.full((len(b), width), -1, dtype=np.int32)
+        p[:, : b.shape[1]] = b
+        out.append(p)
+    return np.concatenate(out)
+
+
+def run_job(job_id: int) -> None:
+    """Generate and measure every sample of the job, write its results file and summary."""
+    import creative_core as cc
+
+    job = claim(GenerationJob, job_id)
+    if job is None:
+        return
+    try:
+        _run(job)
+    except (Stopped, cc.Cancelled):
+        log.info("job %s stopped: %s", job.pk, GenerationJob.objects.get(pk=job.pk).status)
+    except Exception as exc:  # stored for the researcher; the traceback goes to the worker's log
+        log.exception("job %s failed", job.pk)
+        fail(job, message_of(exc))
+
+
+def _run(job: GenerationJob) -> None:
+    import torch
+
+    import creative_core as cc
+
+    timings: dict[str, float] = {"load": 0.0, "generate": 0.0, "dr_amortised": 0.0, "dr_optimised": 0.0,
+                                 "write_images": 0.0, "save": 0.0}
+    t0 = time.monotonic()
+    check_runnable(job)
+    model, profile = load_model(job, job.device)
+    problems = cc.check_schemes(job.schemes, profile.n_units, profile)
+    if problems:  # refused by the form too; this catches jobs made by scripts
+        raise JobError(" ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values()))
+    timings["load"] = time.monotonic() - t0
+    names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
+    schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
+    infos: dict[str, dict] = {}
+    total, done = len(names) * n, 0
+    cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv")}
+    keep = min(n, pool_reserve())
+    reserve: list[list[np.ndarray]] = [[] for _ in names]
+    # Batches outside, schemes inside: images written for a batch (write_all_images) mix every scheme.
+    for start in range(0, n, bs):
+        count = min(bs, n - start)
+        index = np.arange(start, start + count, dtype=np.int32)
+        entries: list[dict] = []
+        for s_i, (name, scheme) in enumerate(zip(names, schemes, strict=True)):
+            t = time.monotonic()
+            out = cc.generate(model, profile, scheme, count, seed=job.seed, batch_size=bs, device=job.device,
+                              progress=False, start=start, **_data_of(job))
+            t1 = time.monotonic()
+            timings["generate"] += t1 - t
+            dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
+            t2 = time.monotonic()
+            timings["dr_amortised"] += t2 - t1
+            if job.optimise_dr:
+                beat(job)  # the optimised D_r is the longest step: a heartbeat before it too
+                opt = cc.dr_optimised(model, out.images, steps=job.optimise_steps, batch_size=bs, device=job.device,
+                                      progress=False)
+                dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)
+            else:
+                dro, conv = np.full(count, np.nan, dtype=np.float32), np.zeros(count, dtype=bool)
+            timings["dr_optimised"] += time.monotonic() - t2
+            units = out.units.numpy().astype(np.int32)
+            noise = out.noise_seed.numpy() if out.noise_seed is not None else np.full(count, -1, dtype=np.int64)
+            z = out.z.numpy().astype(np.float32)
+            for key, value in (("scheme", np.full(count, s_i, dtype=np.int8)), ("index", index), ("units", units),
+                               ("noise_seed", noise), ("z", z), ("dra", dra), ("dro", dro), ("conv", conv)):
+                cols[key].append(value)
+            infos[name] = out.info or {}
+            if start < keep:
+                kept = out.images[: keep - start].clamp(0, 1).mul(255).round().to(dtype=torch.uint8)
+                reserve[s_i].append(kept.numpy())
+            if job.write_all_images:
+                entries += [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
+                             "noise_seed": noise[i], "z": z[i], "dra": dra[i], "dro": dro[i], "conv": conv[i]}
+                            for i in range(count)]
+            done += count
+            beat(job, 0.99 * done / total)  # also the cancellation check, between batches
+        if entries:
+            t = time.monotonic()
+            _write_samples(job, entries)
+            timings["write_images"] += time.monotonic() - t
+    t = time.monotonic()
+    width = max(u.shape[1] for u in cols["units"])
+    results = Results(
+        schemes=names, scheme=np.concatenate(cols["scheme"]), index=np.concatenate(cols["index"]),
+        units=_pad(cols["units"], width), noise_seed=np.concatenate(cols["noise_seed"]), z=np.concatenate(cols["z"]),
+        dr_amortised=np.concatenate(cols["dra"]), dr_optimised=np.concatenate(cols["dro"]),
+        converged=np.concatenate(cols["conv"]),
+        reserve=np.stack([np.concatenate(r) for r in reserve]) if keep else None,
+    )
+    summary = {name: _scheme_summary(results, s_i, job.optimise_dr, schemes[s_i].params, infos[name])
+               for s_i, name in enumerate(names)}
+    name = f"results/{new_public_id()}.npz"
+    results.save(name)
+    timings["save"] = time.monotonic() - t
+    timings["total"] = time.monotonic() - t0
+    old = job.results.name if job.results else ""
+    finished = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.SUCCEEDED, progress=1.0, results=name, summary=_jsonable(summary), timings=timings,
+        finished_at=timezone.now(), heartbeat_at=timezone.now(),
+    )
+    stale = name if not finished else old
+    if stale:
+        default_storage.delete(stale)
+
+
+def _scheme_summary(results: Results, s_i: int, optimised: bool, params: dict, info: dict) -> dict:
+    rows = results.scheme == s_i
+    dra, dro, conv = results.dr_amortised[rows], results.dr_optimised[rows], results.converged[rows]
+    return {
+        "n": int(rows.sum()),
+        "dr_amortised_mean": float(dra.mean()),
+        "dr_amortised_std": float(dra.std()),
+        "dr_optimised_mean": float(np.nanmean(dro)) if optimised else None,
+        "dr_optimised_std": float(np.nanstd(dro)) if optimised else None,
+        "converged": float(conv.mean()) if optimised else None,
+        "params": dict(params),
+        "info": info,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
+    """Rows and PNG files for these samples (any schemes); samples that have their image already are kept as they
+    are. Each entry: scheme, index, image, units, noise_seed, z, dra, dro, conv."""
+    import creative_core as cc
+
+    have = {(s.scheme, s.index): s for s in Sample.objects.filter(
+        job=job, index__in={e["index"] for e in entries}, scheme__in={e["scheme"] for e in entries})}
+    # Shuffled, so that neither primary keys nor creation order follow the scheme or the index.
+    order = np.random.default_rng().permutation(len(entries))
+    new: list[Sample] = []
+    written: list[str] = []
+    try:
+        for k in order.tolist():
+            e = entries[k]
+            sample = have.get((e["scheme"], e["index"]))
+            if sample is not None and sample.image:
+                continue
+            sample = sample or Sample(job=job, scheme=e["scheme"], index=e["index"])
+            sample.units = [int(u) for u in e["units"] if u >= 0]
+            seed = int(e["noise_seed"])
+            sample.noise_seed = seed if seed >= 0 else None
+            sample.z = [float(v) for v in e["z"]]
+            sample.dr_amortised = float(e["dra"])
+            dro = float(e["dro"])
+            sample.dr_optimised = None if np.isnan(dro) else dro
+            sample.dr_converged = bool(e["conv"]) if sample.dr_optimised is not None else None
+            sample.image.name = default_storage.save(f"samples/{sample.public_id}.png",
+                                                     ContentFile(cc.to_png_bytes(e["image"])))
+            written.append(sample.image.name)
+            new.append(sample)
+        existing = [s for s in new if s.pk is not None]  # rows written before without an image
+        with transaction.atomic():
+            Sample.objects.bulk_create([s for s in new if s.pk is None])
+            Sample.objects.bulk_update(existing, ["units", "noise_seed", "z", "dr_amortised", "dr_optimised",
+                                                  "dr_converged", "image"])
+    except BaseException:
+        for name in written:  # nothing half-written
+            default_storage.delete(name)
+        raise
+
+
+def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterable[int], device: str):
+    """{index: image} for the given samples: generation is deterministic per (seed, index), so a pooled image is
+    made again rather than stored for all samples. Consecutive indices go in one call."""
+    import creative_core as cc
+
+    sch = cc.make_scheme(scheme, **(job.schemes.get(scheme) or {}))
+    idx = sorted(set(int(i) for i in indices))
+    images: dict[int, Any] = {}
+    run_start = 0
+    for k in range(1, len(idx) + 1):
+        if k == len(idx) or idx[k] != idx[k - 1] + 1:
+            first = idx[run_start]
+            out = cc.generate(model, profile, sch, idx[k - 1] - first + 1, seed=job.seed, batch_size=batch_size(),
+                              device=device, progress=False, start=first, **_data_of(job))
+            for j in range(len(out)):
+                images[first + j] = out.images[j]
+            run_start = k
+    return images
+
+
+def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:
+    """Per scheme: n and mean D_r (amortised, optimised) over all the job's samples."""
+    return {
+        scheme: {"n": v.get("n"), "dr_amortised_mean": v.get("dr_amortised_mean"),
+                 "dr_optimised_mean": v.get("dr_optimised_mean")}
+        for scheme, v in (job.summary or {}).items()
+        if isinstance(v, dict) and "dr_amortised_mean" in v
+    }
+
+
+# --- researchers' views of a job -------------------------------------------------------------------------
+
+
+def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
+    """A PNG grid of the first `count` samples of one scheme (researchers only: it names the scheme)."""
+    import torch
+
+    import creative_core as cc
+
+    if scheme not in job.schemes:
+        raise JobError(f"{job} has no scheme {scheme!r}.")
+    check_runnable(job)
+    count = max(1, min(count, job.samples_per_scheme))
+    device = pick_device()
+    model, profile = load_model(job, device)
+    images = regenerate(model, profile, job, scheme, range(count), device)
+    grid = cc.image_grid(torch.stack([images[i] for i in range(count)]), nrow=int(np.ceil(np.sqrt(count))))
+    buf = io.BytesIO()
+    grid.save(buf, format="PNG")
+    return buf.getvalue()

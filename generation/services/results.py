@@ -1,0 +1,64 @@
+"""A job's results file: every sample of the job, compactly, in one .npz."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from ..models import GenerationJob
+from .common import JobError
+
+
+@dataclass
+class Results:
+    """Every sample of a job, compactly: row i is sample `index[i]` of scheme `schemes[scheme[i]]`."""
+
+    schemes: list[str]
+    scheme: np.ndarray  # (N,) int8
+    index: np.ndarray  # (N,) int32
+    units: np.ndarray  # (N, k) int32, -1 padded
+    noise_seed: np.ndarray  # (N,) int64, -1 when the scheme draws no noise
+    z: np.ndarray  # (N, zdim) float32
+    dr_amortised: np.ndarray  # (N,) float32
+    dr_optimised: np.ndarray  # (N,) float32, NaN when not computed
+    converged: np.ndarray  # (N,) bool
+    # (schemes, R, C, H, W) uint8: the images of samples 0..R-1 of each scheme, as their PNGs will hold them.
+    reserve: np.ndarray | None = None
+
+    def save(self, name: str) -> None:
+        path = Path(settings.MEDIA_ROOT) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, schemes=np.array(self.schemes), scheme=self.scheme, index=self.index, units=self.units,
+                         noise_seed=self.noise_seed, z=self.z, dr_amortised=self.dr_amortised,
+                         dr_optimised=self.dr_optimised, converged=self.converged,
+                         **({"reserve": self.reserve} if self.reserve is not None else {}))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, job: GenerationJob) -> Results:
+        if not job.results:
+            raise JobError(f"{job} has no results yet (status {job.status}).")
+        try:
+            with job.results.open("rb") as fh, np.load(fh) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise JobError(f"The results file of {job} cannot be read ({exc}); relaunch the job.") from exc
+        return cls(schemes=[str(s) for s in arrays.pop("schemes")], **arrays)
+
+    def rows(self, scheme: str, indices: np.ndarray) -> np.ndarray:
+        """Positions in the arrays of the given sample indices of one scheme."""
+        s = self.schemes.index(scheme)
+        pos = np.flatnonzero(self.scheme == s)
+        return pos[np.searchsorted(self.index[pos], indices)]
+

@@ -1,0 +1,64 @@
+"""Training a model: queue it, and (on a worker) train, profile and save its checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import JobStatus, TrainedModel, new_public_id
+from .common import JobError, Stopped, message_of
+from .rows import beat, claim, fail, poller, requeue, send
+
+log = logging.getLogger(__name__)
+
+
+def launch_training(trained_model: TrainedModel) -> None:
+    """Queue the training (again, when it failed or was cancelled)."""
+    if trained_model.status == JobStatus.SUCCEEDED and trained_model.checkpoint:
+        raise JobError(f"{trained_model} is already trained.")
+    requeue(trained_model)
+    send("train_model_task", trained_model)
+
+
+def train_model(trained_model_id: int, *, batch_size: int | None = None) -> None:
+    """Train, profile and save a model (in a worker, or synchronously from a command or a test).
+
+    `batch_size`: the training batch (default: creative_core's); the demo passes its own.
+    """
+    import creative_core as cc
+
+    row = claim(TrainedModel, trained_model_id)
+    if row is None:
+        return
+    start = time.monotonic()
+    try:
+        trained = cc.train(
+            row.dataset_name, epochs=row.epochs, seed=row.seed, latent_dim=row.latent_dim, arch=row.architecture,
+            limit=row.train_limit, device=row.device, root=settings.DATA_ROOT, progress=False,
+            **({"batch_size": batch_size} if batch_size else {}),
+            on_epoch=lambda epoch, epochs, _m: beat(row, 0.9 * epoch / epochs), should_stop=poller(row),
+        )
+        profile = cc.profile(trained.model, row.dataset_name, layer=row.profile_layer or None, limit=row.train_limit,
+                             device=row.device, root=settings.DATA_ROOT, progress=False)
+        beat(row, 0.95)
+        name = f"checkpoints/{new_public_id()}.pt"
+        path = Path(settings.MEDIA_ROOT) / name
+        cc.save_checkpoint(path, trained.model, trained.meta, profile)
+        metrics = {**trained.meta, "profile_layer": profile.layer, "units": int(profile.n_units),
+                   "units_never_firing": int((profile.percent_active <= 0).sum()),
+                   "wall_seconds": time.monotonic() - start}
+        done = TrainedModel.objects.filter(pk=row.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED, progress=1.0, checkpoint=name, metrics=metrics, finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        if not done:  # cancelled in the last moment: keep nothing
+            path.unlink(missing_ok=True)
+    except (Stopped, cc.Cancelled):
+        log.info("training of %s stopped: %s", row.pk, TrainedModel.objects.get(pk=row.pk).status)
+    except Exception as exc:  # stored for the researcher; the traceback goes to the worker's log
+        log.exception("training of %s failed", row.pk)
+        fail(row, "Training failed: " + message_of(exc))
