@@ -5,6 +5,8 @@ Only researchers (config.roles) see any of it, whatever their model permissions:
 
 from __future__ import annotations
 
+import base64
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -141,12 +143,17 @@ class TrainedModelAdmin(FreezingAdmin, Launchable):
     list_display = ["name", "dataset", "architecture", "epochs", "list_progress", "device", "created_at"]
     list_filter = ["status", "dataset"]
     search_fields = ["name"]
-    readonly_fields = [*WORKER_FIELDS, "checkpoint", "metrics"]
+    readonly_fields = [*WORKER_FIELDS, "checkpoint_file", "metrics"]
     fieldsets = [
         (None, {"fields": ["name", "dataset", "folder_path", "architecture", "latent_dim", "epochs", "seed",
                            "train_limit", "profile_layer"]}),
-        ("Worker", {"fields": [*WORKER_FIELDS, "checkpoint", "metrics"]}),
+        ("Worker", {"fields": [*WORKER_FIELDS, "checkpoint_file", "metrics"]}),
     ]
+
+    @admin.display(description="Checkpoint")
+    def checkpoint_file(self, obj: TrainedModel) -> str:
+        # The media folder is not served (it holds the pools' blinded files): name the file, link to nothing.
+        return obj.checkpoint.name if obj.checkpoint else "-"
 
     def get_fieldsets(self, request, obj=None):
         return self.fieldsets if obj is not None else self.fieldsets[:1]  # nothing has run yet on the add form
@@ -404,8 +411,22 @@ class SampleAdmin(ResearchersOnly):
     list_display = ["public_id", "job", "scheme", "index", "dr_amortised", "dr_optimised"]
     list_filter = ["scheme"]
     search_fields = ["public_id"]
-    readonly_fields = ["job", "public_id", "image", "scheme", "index", "units", "noise_seed", "z", "dr_amortised",
+    readonly_fields = ["job", "public_id", "picture", "scheme", "index", "units", "noise_seed", "z", "dr_amortised",
                        "dr_optimised", "dr_converged"]
+    fields = readonly_fields
+
+    @admin.display(description="Image")
+    def picture(self, obj: Sample):
+        # Shown inline: the media folder is not served (it holds the pools' blinded files).
+        if not obj.image:
+            return "-"
+        try:
+            with obj.image.open("rb") as handle:
+                data = base64.b64encode(handle.read()).decode("ascii")
+        except OSError:
+            return f"{obj.image.name} (missing from storage)"
+        return format_html('<img src="data:image/png;base64,{}" alt="sample {}" width="112" '
+                           'style="image-rendering: pixelated"> {}', data, obj.public_id, obj.image.name)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
