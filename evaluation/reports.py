@@ -18,8 +18,8 @@ from annotation.models import Campaign, Label, LabelValue, Participant
 from generation.models import GenerationJob, PoolItem
 
 from . import stats
-from .stats import Interval
 from .models import ReportSettings
+from .stats import Interval
 
 # The paper's order of the labels (L1..L4) and of the schemes (three baselines, then the creative decoder).
 LABELS: tuple[str, ...] = tuple(v.value for v in LabelValue)
@@ -93,6 +93,10 @@ class SchemeRow:
     ds_converged: bool | None
     # Mean of each surrogate metric over the scheme's labelled images (None: no image has it), and how many have it.
     metric_means: dict[str, tuple[float | None, int]] = field(default_factory=dict)
+
+    @property
+    def metric_mean_list(self) -> list[tuple[float | None, int]]:
+        return [self.metric_means.get(name, (None, 0)) for name, _ in METRICS]
 
     @property
     def novel_fraction(self) -> float | None:
@@ -207,6 +211,11 @@ class GalleryRow:
     creative: list[GalleryImage]
     novel: list[GalleryImage]
 
+    @property
+    def sections(self) -> list[tuple[str, str, list[GalleryImage], int]]:
+        return [("Creative (L1)", "creative", self.creative, self.n_creative),
+                ("Novel but not creative (L2)", "novel", self.novel, self.n_novel)]
+
 
 @dataclass
 class LabelRow:
@@ -247,8 +256,21 @@ class Report:
     gallery: list[GalleryRow] = field(default_factory=list, repr=False)
 
     @property
-    def metric_names(self) -> list[tuple[str, str]]:
-        return list(METRICS)
+    def metric_names(self) -> list[str]:
+        return [shown for _, shown in METRICS]
+
+    @property
+    def auc_targets(self) -> list[str]:
+        return [shown for _, shown, _ in AUC_TARGETS]
+
+    @property
+    def auc_table(self) -> list[tuple[str, list[MetricAUC]]]:
+        """One row per metric, one cell per consensus class."""
+        return [(shown, [m for m in self.metric_aucs if m.metric == name]) for name, shown in METRICS]
+
+    @property
+    def auc_images(self) -> int:
+        return self.overall.fractions.n_consensus
 
     @property
     def agreement_rows(self) -> list[SchemeRow]:
