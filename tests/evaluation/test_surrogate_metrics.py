@@ -158,7 +158,7 @@ def test_csv_files_carry_the_metrics(client, researcher, built):
 
 
 def gallery_ids(page: str, scheme: str, kind: str) -> list[str]:
-    section = re.search(rf'id="gallery-{scheme}">(.*?)</div>', page, re.S).group(1)
+    section = re.search(rf'id="gallery-{scheme}">(.*?)(?:class="gallery-scheme"|</section>)', page, re.S).group(1)
     listing = re.search(rf'<ul class="gallery {kind}">(.*?)</ul>', section, re.S)
     return re.findall(r'data-public-id="([^"]+)"', listing.group(1)) if listing else []
 
