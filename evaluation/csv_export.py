@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterable
 
-from .reports import LABELS, Report
+from .reports import LABELS, METRICS, Report
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -83,6 +83,10 @@ SUMMARY_HEADER = (
        "l1_share_vs_low_active_p_permutation", "l1_share_vs_low_active_p_holm"]
     + [f"chance_L{i}" for i in range(1, len(LABELS) + 1)] + ["chance_none"]
     + RULE_HEADER + ["registered_at"] + PROVENANCE_HEADER + ["excluded_annotators"]
+    # Surrogate metrics: their mean over the scheme's labelled images (primary rows), and one row per metric and
+    # consensus class (analysis = surrogate, scheme = all) with its AUC over the images that have a consensus.
+    + [f"{name}_{what}" for name, _ in METRICS for what in ("pool_mean", "pool_n")]
+    + ["metric", "target", "auc", "auc_boot_low", "auc_boot_high", "auc_images", "auc_positives"]
 )
 
 
@@ -114,6 +118,9 @@ def summary_rows(report: Report) -> list[list]:
                 *_interval(report.differences.get(row.scheme)),
                 share.p_value if share else None, share.p_holm if share else None]
         out += chance + tail
+        for name, _ in METRICS:
+            out += list(row.metric_means.get(name, (None, None)))
+        out += [None] * 7
         rows.append(out)
     s = report.settings
     for setting in report.sensitivity:
@@ -139,19 +146,32 @@ def summary_rows(report: Report) -> list[list]:
             out[col["campaign_id"]:col["campaign_id"] + len(PROVENANCE_HEADER)] = _provenance(report)
             out[col["excluded_annotators"]] = " ".join(report.excluded)
             rows.append(out)
+    for m in report.metric_aucs:
+        out = [None] * width
+        out[col["analysis"]], out[col["scheme"]] = "surrogate", "all"
+        out[col["metric"]:col["metric"] + 7] = [m.metric, m.target, m.auc, *_interval(m.interval), m.n_images,
+                                               m.n_positive]
+        rule = _rule(report) + [registered]
+        out[col["threshold"]:col["threshold"] + len(rule)] = rule
+        out[col["campaign_id"]:col["campaign_id"] + len(PROVENANCE_HEADER)] = _provenance(report)
+        out[col["excluded_annotators"]] = " ".join(report.excluded)
+        rows.append(out)
     return rows
 
 
 def consensus_rows(report: Report) -> list[list]:
     header = ["image_id", "scheme", *[f"votes_L{i}" for i in range(1, len(LABELS) + 1)], "votes", "consensus",
               "several_reach_threshold", "tied_for_most"]
-    header += ["ds_label", "ds_probability", "dr_amortised", "dr_optimised", *RULE_HEADER, *PROVENANCE_HEADER]
+    # Every surrogate metric stored with the image's sample (D_r first, as before).
+    metrics = ["dr_amortised", "dr_optimised", *[n for n, _ in METRICS if n not in ("dr_amortised", "dr_optimised")]]
+    header += ["ds_label", "ds_probability", *metrics, *RULE_HEADER, *PROVENANCE_HEADER]
     rows: list[list] = [header]
     rule = _rule(report) + _provenance(report)
     for image in report.images:
+        values = {"dr_amortised": image.dr_amortised, "dr_optimised": image.dr_optimised, **image.metrics}
         rows.append(
             [image.public_id, image.scheme, *image.votes, sum(image.votes), image.consensus, image.several, image.tied_top,
-             image.ds_label, image.ds_probability, image.dr_amortised, image.dr_optimised, *rule]
+             image.ds_label, image.ds_probability, *[values.get(n) for n in metrics], *rule]
         )
     return rows
 

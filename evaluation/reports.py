@@ -19,6 +19,7 @@ from generation.models import GenerationJob, PoolItem
 
 from . import stats
 from .models import ReportSettings
+from .stats import Interval
 
 # The paper's order of the labels (L1..L4) and of the schemes (three baselines, then the creative decoder).
 LABELS: tuple[str, ...] = tuple(v.value for v in LabelValue)
@@ -34,6 +35,16 @@ BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 PERMUTATION_SEED = 0
 INCONCLUSIVE = LabelValue.INCONCLUSIVE.value
+# Surrogate metrics stored with each sample (field name, name shown), and the consensus classes they are read
+# against: "creative" is consensus L1, "novel" is L1 or L2; each against every other image with a consensus.
+METRICS: tuple[tuple[str, str], ...] = (("dr_amortised", "D_r amortised"), ("dr_optimised", "D_r optimised"))
+AUC_TARGETS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("creative", "creative (L1) against the rest", (0,)),
+    ("novel", "novel (L1 or L2) against the rest", (0, 1)),
+)
+AUC_SEED = 0
+# The gallery: per scheme, the images whose consensus is L1 (and L2) with the largest share of those votes.
+GALLERY_SIZE = 8
 
 
 def pseudonym(campaign_id: int, user_id: int) -> str:
@@ -80,6 +91,18 @@ class SchemeRow:
     ds_all_fractions: tuple[float | None, ...]  # Dawid-Skene labels over every labelled image
     ds_iterations: int | None
     ds_converged: bool | None
+    # Mean of each surrogate metric over the scheme's labelled images (None: no image has it), and how many have it.
+    metric_means: dict[str, tuple[float | None, int]] = field(default_factory=dict)
+
+    @property
+    def metric_mean_list(self) -> list[tuple[float | None, int]]:
+        return [self.metric_means.get(name, (None, 0)) for name, _ in METRICS]
+
+    @property
+    def novel_fraction(self) -> float | None:
+        """Share of the consensus images that are novel (L1 or L2)."""
+        f = self.fractions
+        return (f.counts[0] + f.counts[1]) / f.n_consensus if f.n_consensus else None
 
     @property
     def no_consensus_share(self) -> float | None:
@@ -150,6 +173,48 @@ class ImageRow:
     ds_probability: float | None
     dr_amortised: float | None
     dr_optimised: float | None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class MetricAUC:
+    """How well one surrogate metric tells one consensus class from the rest, over the images with a consensus."""
+
+    metric: str
+    metric_name: str
+    target: str
+    target_name: str
+    n_images: int  # images with a consensus and a value of the metric
+    n_positive: int
+    auc: float | None
+    interval: Interval | None  # percentile bootstrap over images (consensus labels held fixed)
+
+
+@dataclass
+class GalleryImage:
+    public_id: str
+    votes_for: int  # votes for the gallery's label
+    votes: int
+
+    @property
+    def share(self) -> float:
+        return self.votes_for / self.votes if self.votes else 0.0
+
+
+@dataclass
+class GalleryRow:
+    """Per scheme, the strongest consensus images: L1 ("creative") and L2 ("novel but not creative")."""
+
+    scheme: str
+    n_creative: int  # images whose consensus is L1 (the gallery shows up to GALLERY_SIZE of them)
+    n_novel: int
+    creative: list[GalleryImage]
+    novel: list[GalleryImage]
+
+    @property
+    def sections(self) -> list[tuple[str, str, list[GalleryImage], int]]:
+        return [("Creative (L1)", "creative", self.creative, self.n_creative),
+                ("Novel but not creative (L2)", "novel", self.novel, self.n_novel)]
 
 
 @dataclass
@@ -187,6 +252,25 @@ class Report:
     excluded: list[str]
     images: list[ImageRow] = field(repr=False)
     labels: list[LabelRow] = field(repr=False)
+    metric_aucs: list[MetricAUC] = field(default_factory=list)
+    gallery: list[GalleryRow] = field(default_factory=list, repr=False)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [shown for _, shown in METRICS]
+
+    @property
+    def auc_targets(self) -> list[str]:
+        return [shown for _, shown, _ in AUC_TARGETS]
+
+    @property
+    def auc_table(self) -> list[tuple[str, list[MetricAUC]]]:
+        """One row per metric, one cell per consensus class."""
+        return [(shown, [m for m in self.metric_aucs if m.metric == name]) for name, shown in METRICS]
+
+    @property
+    def auc_images(self) -> int:
+        return self.overall.fractions.n_consensus
 
     @property
     def agreement_rows(self) -> list[SchemeRow]:
@@ -242,6 +326,14 @@ class Report:
                 f"Fleiss' kappa over images with all {self.annotators_per_image} votes (shown from "
                 f"{stats.MIN_KAPPA_IMAGES} such images); nominal Krippendorff's alpha over images with two votes or "
                 "more; the two-way bootstrap gives their intervals",
+            ),
+            (
+                "surrogate metrics",
+                "per image, stored with its sample (" + ", ".join(n for _, n in METRICS) + "); AUC (Mann-Whitney U "
+                "over positives x negatives, ties one half) of creative = consensus L1 and of novel = consensus L1 "
+                "or L2, each against the other images with a consensus (images without one left out); "
+                f"{self.settings.confidence:.0%} percentile bootstrap over images with their consensus held fixed "
+                f"({BOOTSTRAP_RESAMPLES} resamples, seed {AUC_SEED}; annotators are not resampled)",
             ),
             ("chance baseline", "exact (every split of the votes), averaged over the images' numbers of votes cast"
                                 + (", L4 votes left out before the rule" if s.abstain_inconclusive else "")),
@@ -310,6 +402,38 @@ def _scheme_row(
     )
 
 
+def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray], confidence: float,
+                 inference: bool) -> list[MetricAUC]:
+    """Per metric and class, the AUC over the images with a consensus and a value of the metric."""
+    out = []
+    names = dict(METRICS)
+    for name, values in metric_values.items():
+        use = (labels != stats.NO_CONSENSUS) & np.isfinite(values)
+        for target, target_name, classes in AUC_TARGETS:
+            positive = np.isin(labels[use], classes)
+            out.append(MetricAUC(
+                metric=name, metric_name=names[name], target=target, target_name=target_name,
+                n_images=int(use.sum()), n_positive=int(positive.sum()), auc=stats.auc(values[use], positive),
+                interval=stats.bootstrap_auc(values[use], positive, resamples=BOOTSTRAP_RESAMPLES, seed=AUC_SEED,
+                                             confidence=confidence) if inference else None,
+            ))
+    return out
+
+
+def _gallery_row(scheme: str, table: np.ndarray, labels: np.ndarray, public_ids: list[str]) -> GalleryRow:
+    """The scheme's images with consensus L1 (and L2), strongest first: by the share of votes for that label,
+    then by the number of them, then in pool order."""
+
+    def strongest(k: int) -> tuple[int, list[GalleryImage]]:
+        chosen = [GalleryImage(public_ids[i], int(table[i, k]), int(table[i].sum())) for i in np.flatnonzero(labels == k)]
+        ranked = sorted(enumerate(chosen), key=lambda p: (-p[1].share, -p[1].votes_for, p[0]))
+        return len(chosen), [image for _, image in ranked[:GALLERY_SIZE]]
+
+    n_creative, creative = strongest(0)
+    n_novel, novel = strongest(1)
+    return GalleryRow(scheme, n_creative, n_novel, creative, novel)
+
+
 def _subset(result: stats.Consensus, mask: np.ndarray) -> stats.Consensus:
     return stats.Consensus(labels=result.labels[mask], votes=result.votes[mask], several=result.several[mask],
                            tied_top=result.tied_top[mask])
@@ -363,10 +487,12 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
     pool_rows = (
         PoolItem.objects.filter(pool=pool)
         .order_by("position")
-        .values_list("id", "public_id", "sample__scheme", "sample__dr_amortised", "sample__dr_optimised")
+        .values_list("id", "public_id", "sample__scheme", *[f"sample__{name}" for name, _ in METRICS])
     )
-    items = [(pk, public_id, scheme) for pk, public_id, scheme, _, _ in pool_rows]
-    sample_dr = {pk: (amortised, optimised) for pk, _, _, amortised, optimised in pool_rows}
+    items = [(pk, public_id, scheme) for pk, public_id, scheme, *_ in pool_rows]
+    # Attention checks have no sample: their metrics are None and they never enter the consensus.
+    sample_metrics = {pk: dict(zip([name for name, _ in METRICS], values, strict=True))
+                      for pk, _, _, *values in pool_rows}
     item_meta = {pk: (public_id, scheme or ATTENTION_SCHEME) for pk, public_id, scheme in items}
     raw = list(
         Label.objects.filter(campaign=campaign, item__pool=pool)
@@ -532,11 +658,23 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
             tied_top=bool(result.tied_top[i]),
             ds_label=label_value(int(ds_labels[i])),
             ds_probability=float(ds_posteriors[i].max()) if ds_labels[i] != stats.NO_CONSENSUS else None,
-            dr_amortised=sample_dr[pk][0],
-            dr_optimised=sample_dr[pk][1],
+            dr_amortised=sample_metrics[pk].get("dr_amortised"),
+            dr_optimised=sample_metrics[pk].get("dr_optimised"),
+            metrics=sample_metrics[pk],
         )
         for i, (pk, pid, scheme) in enumerate(image_items)
     ]
+    metric_values = {name: np.array([np.nan if sample_metrics[pk][name] is None else sample_metrics[pk][name]
+                                     for pk, _, _ in image_items], dtype=float) for name, _ in METRICS}
+    for row in rows:
+        mask = masks[row.scheme]
+        for name, _ in METRICS:
+            values = metric_values[name][mask]
+            values = values[np.isfinite(values)]
+            row.metric_means[name] = (float(values.mean()) if len(values) else None, len(values))
+    metric_aucs = _metric_aucs(result.labels, metric_values, settings.confidence, inference)
+    gallery = [_gallery_row(name, table[mask], result.labels[mask], [image_items[i][1] for i in np.flatnonzero(mask)])
+               for name, mask in masks.items() if mask.any()]
     long = [
         LabelRow(
             public_id=item_meta[item_id][0],
@@ -573,4 +711,6 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         excluded=sorted(names[uid] for uid in excluded_ids),
         images=images,
         labels=long,
+        metric_aucs=metric_aucs,
+        gallery=gallery,
     )

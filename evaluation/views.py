@@ -19,7 +19,7 @@ from config.roles import is_researcher
 from . import csv_export
 from .charts import fraction_chart
 from .participants import participant_rows, participant_table
-from .reports import LABEL_NAMES, build_report
+from .reports import GALLERY_SIZE, LABEL_NAMES, build_report
 
 
 def researcher_required(view: Callable) -> Callable:
@@ -52,6 +52,7 @@ def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "chart": fraction_chart(data.schemes, LABEL_NAMES),
         "chance_rows": list(zip(LABEL_NAMES, data.chance_labels, strict=True)),
         "consensus_problem": data.settings.consensus_problem(),
+        "gallery_size": GALLERY_SIZE,
     }
     return render(request, "evaluation/report.html", context)
 

@@ -66,3 +66,12 @@ def signed_ci(value) -> str:
 @register.filter
 def index_or_none(sequence, i: int):
     return sequence[i] if sequence and i < len(sequence) else None
+
+
+@register.filter
+def metric_name(value: str):
+    """A metric's name as shown: "D_r" with its subscript."""
+    from django.utils.html import escape
+    from django.utils.safestring import mark_safe
+
+    return mark_safe(escape(value).replace("D_r", "D<sub>r</sub>"))  # noqa: S308 - escaped above

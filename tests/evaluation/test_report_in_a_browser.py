@@ -64,3 +64,51 @@ def test_it_reads_the_report_on_a_desktop_and_a_phone(browser, live_server):
         assert width <= size["width"] + 1, width
         shot(page, f"report-{name}")
         page.close()
+
+
+def test_it_shows_the_surrogate_metrics_and_the_gallery(browser, live_server):
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from generation.models import Sample
+
+    rng = np.random.default_rng(1)
+    votes = {s: [rng.multinomial(9, p).tolist() for _ in range(12)] for s, p in TASTES.items()}
+    campaign, items = build_campaign(votes, make_annotators(9), attention=[["not_novel"] * 9])
+    for scheme, scheme_items in items.items():
+        for item in scheme_items if scheme != "attention_check" else ():
+            pixels = (rng.random((28, 28)) < 0.3).astype(np.uint8) * 255
+            buffer = io.BytesIO()
+            Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+            sample = Sample.objects.get(pk=item.sample_id)
+            sample.dr_amortised, sample.dr_optimised = float(rng.gamma(2.0)), float(rng.gamma(1.0))
+            sample.image.save(f"{item.public_id}.png", ContentFile(buffer.getvalue()))
+    make_researcher("rita")
+    for name, size in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
+        page = browser.new_page(viewport=size)
+        page.set_default_timeout(20_000)
+        page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
+        page.fill("#id_username", "rita")
+        page.fill("#id_password", PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#metric-auc")
+        assert page.locator("#metric-auc tbody tr").count() == 2
+        assert page.locator("#metric-means tbody tr").count() == 4
+        gallery = page.locator("#gallery-low_active .gallery.creative img")
+        assert 0 < gallery.count() <= 8
+        page.locator("#gallery").scroll_into_view_if_needed()
+        page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
+        # Every gallery image loads, 28 x 28 drawn pixel for pixel.
+        sizes = page.evaluate("[...document.querySelectorAll('#gallery img')].map(i => i.naturalWidth)")
+        assert sizes and set(sizes) == {28}, sizes
+        assert gallery.first.evaluate("i => getComputedStyle(i).imageRendering") == "pixelated"
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= size["width"] + 1, width
+        shot(page, f"report-gallery-{name}")
+        if os.environ.get("REPORT_SHOTS"):
+            for section in ("surrogates", "gallery"):
+                page.locator(f"#{section}").screenshot(path=os.path.join(os.environ["REPORT_SHOTS"],
+                                                                         f"report-{section}-{name}.png"))
+        page.close()
