@@ -205,6 +205,10 @@ class PoolForm(forms.Form):
             min_value=1, max_value=job.samples_per_scheme, initial=min(125, job.samples_per_scheme),
             help_text=f"Samples of each scheme in the pool, at most the job's {job.samples_per_scheme:,}. The paper "
             "had about 500 images per data set in all (e.g. 125 per scheme).")
+        # One image in twenty a check by default: enough to find a careless annotator, too few to tire a careful one.
+        schemes = max(1, len(job.schemes or {}))
+        self.fields["attention_checks"].initial = max(1, self.fields["per_scheme"].initial * schemes // 20)
+        self.fields["attention_checks"].help_text += " Default: one image in twenty."
         self.order_fields(["per_scheme", "attention_checks", "attention_kind", "seed", "name"])
 
     def clean_attention_kind(self) -> str:

@@ -84,3 +84,13 @@ def test_the_services_refuse_them_too(finished_job, params, message):
     with pytest.raises(services.JobError, match=message):
         services.launch_pool_build(finished_job, **params)
     assert_nothing_made(before)
+
+
+def test_the_form_offers_attention_checks_by_default(finished_job):
+    """A pool without checks gives the panel's failed-checks code no evidence: one image in twenty is offered."""
+    from generation.admin import PoolForm
+
+    form = PoolForm(job=finished_job)
+    per_scheme = form.fields["per_scheme"].initial
+    assert per_scheme == finished_job.samples_per_scheme == 10
+    assert form.fields["attention_checks"].initial == max(1, per_scheme * len(finished_job.schemes) // 20) == 2
