@@ -44,6 +44,11 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict, profile: Act
     blob = {"format": FORMAT, "version": __version__, "config": config,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "meta": {**meta, "version": meta.get("version", __version__)}, "profile": prof}
+    atomic_torch_save(blob, path)
+
+
+def atomic_torch_save(blob: dict, path: str | Path) -> None:
+    """torch.save into a temporary file beside `path`, then rename it into place: a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)

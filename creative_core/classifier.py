@@ -9,8 +9,6 @@ everything. Saved as a torch dict of plain types and tensors, read back with wei
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ._version import __version__
+from .checkpoint import atomic_torch_save
 from .datasets import training_set
 from .device import model_device, pick_device
 from .errors import CheckpointError
@@ -112,16 +111,7 @@ def train_classifier(dataset: str, *, epochs: int = 2, batch_size: int = 128, lr
 def save_classifier(path: str | Path, clf: Classifier) -> None:
     blob = {"format": FORMAT, "config": clf.model.config, "meta": clf.meta,
             "state_dict": {k: v.detach().cpu() for k, v in clf.model.state_dict().items()}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_torch_save(blob, path)
 
 
 def load_classifier(path: str | Path, *, device=None) -> Classifier:
