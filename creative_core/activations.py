@@ -80,13 +80,19 @@ class _Stats:
             self.count, self.sum = torch.zeros(u, dtype=torch.float64, device=a.device), torch.zeros(u, dtype=torch.float64, device=a.device)
             self.max = torch.full((u,), -torch.inf, dtype=torch.float64, device=a.device)
             self.outer = torch.zeros(u, u, dtype=torch.float64, device=a.device)
-            self.top = torch.empty(0, u, dtype=torch.float64, device=a.device)
+            self.top, self.pending = torch.empty(0, u, dtype=torch.float32, device=a.device), []
         self.n += len(a)
         self.count += (a > 0).sum(0)
         self.max = torch.maximum(self.max, a.max(0).values)
         self.sum += a.sum(0)
         self.outer += a.T @ a
-        both = torch.cat([self.top, a])
+        self.pending.append(a.to(torch.float32))
+        if sum(len(p) for p in self.pending) >= 4 * TOP_KEPT:  # merge a few batches at a time: fewer sorts
+            self._merge_top()
+
+    def _merge_top(self) -> None:
+        both = torch.cat([self.top, *self.pending])
+        self.pending = []
         self.top = both.topk(min(TOP_KEPT, len(both)), dim=0).values  # (kept, units), largest first
 
     def result(self, layer: str, dataset: str | None) -> ActivationProfile:
@@ -102,8 +108,10 @@ class _Stats:
         # mean when active: the sum over active samples equals the total sum for ReLU layers (inactive = 0);
         # for other activations it is an approximation, documented above as "mean when > 0" for ReLU.
         mean_active = torch.where(self.count > 0, self.sum / self.count.clamp_min(1), torch.zeros_like(self.sum))
+        self._merge_top()
         rank = torch.ceil(0.01 * self.count).long().clamp(1, len(self.top)) - 1  # nearest rank, 0-based
-        p99 = torch.where(self.count > 0, self.top.gather(0, rank[None, :])[0].clamp_min(0), torch.zeros_like(self.sum))
+        p99 = torch.where(self.count > 0, self.top.gather(0, rank[None, :])[0].double().clamp_min(0),
+                          torch.zeros_like(self.sum))
         f = lambda t: t.cpu().numpy().astype(np.float32)  # noqa: E731
         return ActivationProfile(layer=layer, percent_active=f(100.0 * self.count / n), max=f(self.max.clamp_min(0)),
                                  mean_active=f(mean_active), std=f(std), corr=f(corr), n_samples=n, dataset=dataset,
