@@ -41,6 +41,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict, profile: Act
     if profile is not None:
         prof = {"layer": profile.layer, "n_samples": profile.n_samples, "dataset": profile.dataset,
                 **{k: torch.from_numpy(np.ascontiguousarray(getattr(profile, k), dtype=np.float32)) for k in ARRAYS}}
+        if profile.p99_active is not None:  # optional: older checkpoints have no p99_active
+            prof["p99_active"] = torch.from_numpy(np.ascontiguousarray(profile.p99_active, dtype=np.float32))
     blob = {"format": FORMAT, "version": __version__, "config": config,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "meta": {**meta, "version": meta.get("version", __version__)}, "profile": prof}
@@ -82,5 +84,6 @@ def load_checkpoint(path: str | Path, *, device=None) -> Checkpoint:
     profile = None
     if prof is not None:
         profile = ActivationProfile(layer=prof["layer"], n_samples=int(prof["n_samples"]), dataset=prof.get("dataset"),
+                                    p99_active=prof["p99_active"].numpy() if "p99_active" in prof else None,
                                     **{k: prof[k].numpy() for k in ARRAYS})
     return Checkpoint(model=model, meta=dict(blob["meta"]), profile=profile)

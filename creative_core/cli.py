@@ -1,5 +1,5 @@
 """`python -m creative_core SUBCOMMAND ...`: fetch-data, train, profile, generate, measure, train-classifier,
-reproduce."""
+reproduce, ablation."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from . import fetch
+from .ablation import DATASET_ALIASES, VARIANTS, ablation, format_markdown
 from .activations import profile as run_profile
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifier import save_classifier, train_classifier
@@ -139,6 +140,19 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     print(f"took {time.time() - t0:.0f} s")
 
 
+def cmd_ablation(a: argparse.Namespace) -> None:
+    t0 = time.time()
+    rows = ablation(a.dataset, variants=a.variant, checkpoint=a.checkpoint, epochs=a.epochs, samples=a.samples,
+                    optimised_samples=a.optimised_samples, seed=a.seed, out=a.out, root=a.root, device=a.device,
+                    batch_size=a.batch_size, steps=a.steps, tol=a.tol, limit=a.limit, progress=not a.quiet,
+                    log=lambda line: print(line, flush=True))
+    print(format_markdown(rows[0]["dataset"], rows, a.optimised_samples > 0))
+    print()
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        print(f"- {name}: {VARIANTS[name][0]}")
+    print(f"took {time.time() - t0:.0f} s")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m creative_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -238,6 +252,23 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--check-every", type=int, default=1, help="optimised D_r: steps between convergence checks")
     r.add_argument("--out", help="output folder (default runs/reproduce-DATASET, or runs/reproduce-all)")
     r.set_defaults(func=cmd_reproduce)
+
+    ab = sub.add_parser("ablation", help="D_r per scheme under each variant of the paper's unstated choices")
+    common(ab)
+    dev(ab)
+    ab.add_argument("--dataset", required=True, choices=list(DATASET_ALIASES))
+    ab.add_argument("--variant", action="append", choices=list(VARIANTS), help="only these variants (repeatable)")
+    ab.add_argument("--checkpoint", help="use this model instead of training one")
+    ab.add_argument("--epochs", type=int, default=15)
+    ab.add_argument("--samples", type=int, default=10_000, help="samples per scheme and variant")
+    ab.add_argument("--optimised-samples", type=int, default=0,
+                    help="samples per scheme and variant for the optimised D_r (default 0: amortised only)")
+    ab.add_argument("--steps", type=int, default=200)
+    ab.add_argument("--tol", type=float, default=1e-4)
+    ab.add_argument("--seed", type=int, default=0)
+    ab.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
+    ab.add_argument("--out", help="output folder (default runs/ablation-DATASET)")
+    ab.set_defaults(func=cmd_ablation)
     return p
 
 

@@ -12,13 +12,23 @@ noisy        fraction=0.10, scale=1.0, rectify=True.
              data set): the paper says only "Gaussian noise into a fraction of neurons", and a unit's own spread
              is the natural scale that needs no per-data-set constant. (5 noised units, as in an early trial, made
              noisy decoding indistinguishable from regular.)
-random_flip  k=5, value="unit_max", fallback="median_max".
-             Switches on k units that are off (activity == 0) for that sample, chosen uniformly at random.
-low_active   k=5, band=(1.0, 15.0), band_over="firing", value="unit_max", fallback="median_max".
+random_flip  k=5, value="unit_max", fallback="median_max"; option candidates="off_for_sample".
+             Switches on k units that are off (activity == 0) for that sample, chosen uniformly at random: among
+             all the layer's units ("off_for_sample", never-firing ones included), or only among the units that
+             fire at least once on the training data ("fires_sometimes", the set low-active draws from).
+low_active   k=5, band=(1.0, 15.0), band_over="firing", value="unit_max", fallback="median_max";
+             option candidates="band".
              Low-active units: percent activation between the band's percentiles (inclusive) of the layer's units
              that fire at least once (band_over="firing"; "all" takes all units, which on a trained MLP puts only
              never-firing units in the band, see DESIGN.md). One low-active unit is picked at random, then its k-1
              most correlated low-active partners (a table precomputed per unit), and all k are switched on.
+             candidates="band" takes them whether or not they are already on for the sample; "must_be_off" (the
+             paper's "'off' low-active neurons") picks the first unit among the band's units that are off for the
+             sample, and its k-1 most correlated partners among those off too (fewer, padded with -1, when the
+             sample has fewer than k band units off).
+
+Options (for the ablation, python -m creative_core ablation) are accepted like parameters but are not among a
+scheme's documented defaults, so a job's stored parameters do not change; left out, they keep today's behaviour.
 
 interpolation  t="uniform".
              The paper's fifth baseline ("did not yield creative samples", result not shown): the latent of each
@@ -29,7 +39,10 @@ interpolation  t="uniform".
              Not among SCHEME_NAMES (the paper's Table 1 and a new job's defaults); a job runs it when named.
 
 value: what a switched-on unit is set to: "unit_max" (the unit's maximum over the training data), "mean_active"
-(its mean value when active), "layer_max" (the layer's largest maximum), or a number.
+(its mean value when active), "percentile" (the 99th percentile of its active values, profile.p99_active; needs a
+profile computed since p99_active exists), "layer_max" (the layer's largest maximum), "high_level" (one level for
+every unit: the mean of the maxima of the top decile of firing units by maximum, i.e. of the units whose maximum
+is at or above the 90th percentile of the firing units' maxima: the layer's "highly activated" level), or a number.
 fallback: for units whose value is 0 because they never fired: "median_max" (the median of the maxima of units
 that fire), or a number.
 """
@@ -47,7 +60,9 @@ from .randomness import STREAM_NOISE, STREAM_PAIRS, STREAM_UNITS, normal, sample
 SCHEME_NAMES = ("regular", "noisy", "random_flip", "low_active")
 BASELINE_NAMES = ("interpolation",)  # further baselines a job can run by name
 ALL_SCHEME_NAMES = SCHEME_NAMES + BASELINE_NAMES
-VALUE_NAMES = ("unit_max", "mean_active", "layer_max")
+VALUE_NAMES = ("unit_max", "mean_active", "percentile", "layer_max", "high_level")
+RANDOM_FLIP_CANDIDATES = ("off_for_sample", "fires_sometimes")
+LOW_ACTIVE_CANDIDATES = ("band", "must_be_off")
 
 
 class Scheme:
@@ -55,15 +70,21 @@ class Scheme:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    # Ablation options: accepted like parameters, but absent from `defaults` (so a job's stored parameters and the
+    # documented defaults are unchanged) and in `params` only when given; `opt(name)` reads them.
+    options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.defaults))
+        unknown = sorted(set(params) - set(self.defaults) - set(self.options))
         if unknown:
-            allowed = ", ".join(self.defaults) or "none"
+            allowed = ", ".join([*self.defaults, *self.options]) or "none"
             raise ValueError(f"unknown parameter {unknown[0]!r} for scheme {self.name!r}; allowed: {allowed}")
         self.params = {**self.defaults, **params}
         self.validate()
         self.info: dict[str, Any] = {}
+
+    def opt(self, name: str) -> Any:
+        return self.params.get(name, self.options[name])
 
     # True for a scheme that needs the model's training images (bind_data) before it can run.
     needs_data: ClassVar[bool] = False
@@ -113,8 +134,15 @@ class Scheme:
             vals = profile.max.astype(np.float64)
         elif v == "mean_active":
             vals = profile.mean_active.astype(np.float64)
+        elif v == "percentile":
+            if profile.p99_active is None:
+                raise ValueError(f"value 'percentile' of scheme {self.name!r} needs a profile with p99_active; "
+                                 "this one was computed before it existed: profile the layer again")
+            vals = profile.p99_active.astype(np.float64)
         elif v == "layer_max":
             vals = np.full(profile.n_units, float(profile.max.max()))
+        elif v == "high_level":
+            vals = np.full(profile.n_units, high_level(profile))
         else:
             vals = np.full(profile.n_units, float(v))
         fb = self.params["fallback"]
@@ -125,6 +153,20 @@ class Scheme:
         self.info["units_using_fallback"] = int((~(vals > 0)).sum())
         vals = np.where(vals > 0, vals, fb_value)
         return torch.as_tensor(vals, dtype=torch.float32, device=device)
+
+
+def high_level(profile: ActivationProfile) -> float:
+    """The layer's "highly activated" level: the mean maximum of the firing units whose maximum is at or above the
+    90th percentile of the firing units' maxima (0 when no unit fires)."""
+    m = profile.max[profile.max > 0].astype(np.float64)
+    if not len(m):
+        return 0.0
+    return float(m[m >= np.percentile(m, 90)].mean())
+
+
+def _check_choice(scheme: str, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"parameter {key!r} of scheme {scheme!r} must be one of {allowed}, got {value!r}")
 
 
 def _positive_number(v: Any) -> bool:
@@ -194,21 +236,32 @@ class Noisy(Scheme):
 class RandomFlip(Scheme):
     name = "random_flip"
     defaults: ClassVar[dict[str, Any]] = {"k": 5, "value": "unit_max", "fallback": "median_max"}
+    options: ClassVar[dict[str, Any]] = {"candidates": "off_for_sample"}
 
     def validate(self) -> None:
         self._check_k()
+        _check_choice(self.name, "candidates", self.opt("candidates"), RANDOM_FLIP_CANDIDATES)
 
     def check_fits(self, n_units: int, profile: ActivationProfile | None = None) -> None:
         # Switching on every unit of the layer is no longer a "few neurons": refuse more than the layer has.
         self._check_k_fits(n_units, "the layer has")
+        if profile is not None and self.opt("candidates") == "fires_sometimes":
+            self._check_k_fits(int((profile.max > 0).sum()), f"layer {profile.layer!r} has firing")
 
     def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
-        self.values = self._values(_need(profile, self.name), device)
+        p = _need(profile, self.name)
+        self.values = self._values(p, device)
+        self.never = None
+        if self.opt("candidates") == "fires_sometimes":
+            self.never = torch.as_tensor(~(p.max > 0), dtype=torch.bool, device=device)  # (units,)
+            self.info["n_candidates"] = int((~self.never).sum())
 
     def apply(self, h, index, seed):
         k = min(self.params["k"], h.shape[1])
         scores = uniform(sample_keys(seed, STREAM_UNITS, index), h.shape[1])
         scores = torch.where(unit_activity(h).to(scores.device) > 0, -1.0, scores)  # only units that are off
+        if self.never is not None:
+            scores = torch.where(self.never.to(scores.device)[None, :], -1.0, scores)  # ... and fire sometimes
         top = scores.topk(k, dim=1)
         units = torch.where(top.values > 0, top.indices, -1)
         return switch_on(h, units, self.values), units, None
@@ -218,9 +271,11 @@ class LowActive(Scheme):
     name = "low_active"
     defaults: ClassVar[dict[str, Any]] = {"k": 5, "band": (1.0, 15.0), "band_over": "firing",
                                           "value": "unit_max", "fallback": "median_max"}
+    options: ClassVar[dict[str, Any]] = {"candidates": "band"}
 
     def validate(self) -> None:
         self._check_k()
+        _check_choice(self.name, "candidates", self.opt("candidates"), LOW_ACTIVE_CANDIDATES)
         band = self.params["band"]
         try:
             lo, hi = (float(b) for b in band)
@@ -259,16 +314,39 @@ class LowActive(Scheme):
         order = np.argsort(-corr, axis=1, kind="stable")[:, :k]
         self.low = torch.as_tensor(low, dtype=torch.int64, device=device)
         self.table = self.low[torch.as_tensor(order, device=device)]  # (n_low, k) unit ids
+        if self.opt("candidates") == "must_be_off":  # every partner in order, as positions in `low`
+            self.full_order = torch.as_tensor(np.argsort(-corr, axis=1, kind="stable"), device=device)
         self.info.update({"band_percent_active": [float(lo), float(hi)], "n_low_active": int(len(low)),
                           "n_pool": int(pool.sum())})
 
     def apply(self, h, index, seed):
+        if self.opt("candidates") == "must_be_off":
+            return self._apply_off(h, index, seed)
         u = uniform(sample_keys(seed, STREAM_UNITS, index), 1)[:, 0]
         pick = (u * len(self.low)).long().clamp_max(len(self.low) - 1).to(self.table.device)
         units = self.table[pick]
         if units.shape[1] < self.params["k"]:
             pad = torch.full((len(units), self.params["k"] - units.shape[1]), -1, dtype=torch.int64, device=units.device)
             units = torch.cat([units, pad], 1)
+        return switch_on(h, units, self.values), units, None
+
+    def _apply_off(self, h, index, seed):
+        """candidates="must_be_off": the first unit uniformly among the band's units off for the sample, then its
+        most correlated partners among those off, in the order of the correlation table."""
+        k, n_low = self.params["k"], len(self.low)
+        low = self.low.to(h.device)
+        off = unit_activity(h)[:, low] <= 0  # (B, n_low)
+        scores = uniform(sample_keys(seed, STREAM_UNITS, index), n_low).to(h.device)
+        first = torch.where(off, scores, -1.0).argmax(1)  # (B,) position in low
+        rows = self.full_order.to(h.device)[first]  # (B, n_low) positions, the first unit itself leading
+        ok = off.gather(1, rows)
+        rank = torch.arange(n_low, 0, -1, device=h.device, dtype=torch.float32)  # earlier in the row = higher
+        top = torch.where(ok, rank, 0.0).topk(min(k, n_low), dim=1)
+        picked = rows.gather(1, top.indices)
+        units = torch.where(top.values > 0, low[picked], -1)
+        if units.shape[1] < k:
+            units = torch.cat([units, torch.full((len(units), k - units.shape[1]), -1, dtype=torch.int64,
+                                                 device=units.device)], 1)
         return switch_on(h, units, self.values), units, None
 
 
