@@ -51,3 +51,23 @@ def make_job(model: TrainedModel, n: int = 30, **extra) -> GenerationJob:
     fields = {"samples_per_scheme": n, "seed": 1, "optimise_steps": 5, "schemes": {s: {} for s in SCHEMES}}
     fields.update(extra)
     return GenerationJob.objects.create(trained_model=model, **fields)
+
+
+def run_finished_job(model: TrainedModel, n: int = 30, **extra) -> GenerationJob:
+    """A job run in this process to success (the worker's own code, without a worker)."""
+    from generation import services
+
+    job = make_job(model, n=n, **extra)
+    services.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    return job
+
+
+@pytest.fixture
+def rita(client, researcher):
+    """A researcher's logged-in client."""
+    from tests.factories import PASSWORD
+
+    client.login(username=researcher.username, password=PASSWORD)
+    return client

@@ -9,27 +9,16 @@ from django.conf import settings
 from django.urls import reverse
 
 from generation import services
-from generation.models import GenerationJob, JobStatus, PoolBuild, PoolItem, Sample, SamplePool
+from generation.models import GenerationJob, PoolBuild, PoolItem, Sample, SamplePool
 from generation.services import pools
-from tests.factories import PASSWORD
-from tests.generation.conftest import make_job
+from tests.generation.conftest import run_finished_job
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def rita(client, researcher):
-    client.login(username=researcher.username, password=PASSWORD)
-    return client
-
-
-@pytest.fixture
 def finished_job(ready_model) -> GenerationJob:
-    job = make_job(ready_model, n=10, optimise_dr=False)
-    services.run_job(job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    return job
+    return run_finished_job(ready_model, n=10, optimise_dr=False)
 
 
 def media_files() -> set[str]:

@@ -6,19 +6,15 @@ import numpy as np
 import pytest
 
 from generation import services
-from generation.models import GenerationJob, JobStatus, PoolItem, Sample
-from tests.generation.conftest import SCHEMES, make_job
+from generation.models import GenerationJob, PoolItem, Sample
+from tests.generation.conftest import SCHEMES, make_job, run_finished_job
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def finished_job(ready_model) -> GenerationJob:
-    job = make_job(ready_model, n=40)
-    services.run_job(job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    return job
+    return run_finished_job(ready_model, n=40)
 
 
 def test_it_draws_per_scheme_samples_with_their_provenance(finished_job):

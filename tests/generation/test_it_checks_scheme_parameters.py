@@ -9,16 +9,9 @@ from django.urls import reverse
 
 from generation import services
 from generation.models import GenerationJob, JobStatus
-from tests.factories import PASSWORD
 from tests.generation.conftest import make_job
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def rita(client, researcher):
-    client.login(username=researcher.username, password=PASSWORD)
-    return client
 
 
 def post_job(rita, model, schemes: dict, layer: str = ""):

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 
 from annotation.models import Campaign, Priming
 from generation import services
-from generation.models import AttentionKind, GenerationJob, JobStatus
-from tests.generation.conftest import make_job
+from generation.models import AttentionKind, GenerationJob
+from tests.generation.conftest import run_finished_job
 
 pytestmark = pytest.mark.django_db
 PREFIX = "data:image/png;base64,"
@@ -27,11 +27,7 @@ PREFIX = "data:image/png;base64,"
 
 @pytest.fixture
 def finished_job(ready_model) -> GenerationJob:
-    job = make_job(ready_model, n=40, optimise_dr=False)
-    services.run_job(job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    return job
+    return run_finished_job(ready_model, n=40, optimise_dr=False)
 
 
 def lengths_by_shape(images: list[bytes]) -> dict[tuple, set[int]]:

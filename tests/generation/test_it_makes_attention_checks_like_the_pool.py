@@ -16,21 +16,17 @@ import creative_core as cc
 from annotation.models import Campaign, Label
 from evaluation.reports import build_report, pseudonym
 from generation import services
-from generation.models import AttentionKind, GenerationJob, JobStatus, SamplePool
+from generation.models import AttentionKind, GenerationJob, SamplePool
 from tests.evaluation.builders import build_campaign, make_annotators
 from tests.factories import PASSWORD, make_annotator
-from tests.generation.conftest import make_job
+from tests.generation.conftest import run_finished_job
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def finished_job(ready_model) -> GenerationJob:
-    job = make_job(ready_model, n=20, optimise_dr=False)
-    services.run_job(job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    return job
+    return run_finished_job(ready_model, n=20, optimise_dr=False)
 
 
 def check_bytes(pool: SamplePool) -> list[bytes]:

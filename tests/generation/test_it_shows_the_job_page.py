@@ -14,22 +14,12 @@ from django.utils import timezone
 from generation import services
 from generation.models import GenerationJob, JobStatus, TrainedModel
 from tests.factories import PASSWORD
-from tests.generation.conftest import make_job
-
-
-@pytest.fixture
-def rita(client, researcher):
-    client.login(username=researcher.username, password=PASSWORD)
-    return client
+from tests.generation.conftest import make_job, run_finished_job
 
 
 @pytest.fixture
 def finished_job(ready_model) -> GenerationJob:
-    job = make_job(ready_model, n=8, optimise_dr=False)
-    services.run_job(job.pk)
-    job.refresh_from_db()
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    return job
+    return run_finished_job(ready_model, n=8, optimise_dr=False)
 
 
 @pytest.mark.django_db

@@ -21,12 +21,6 @@ from tests.generation.conftest import SCHEMES, make_job
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def rita(client, researcher):
-    client.login(username=researcher.username, password=PASSWORD)
-    return client
-
-
 def queued_messages(queue: str = "gpu") -> list[dict]:
     r = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     return [json.loads(m) for m in r.lrange(f"{settings.CELERY_BROKER_TRANSPORT_OPTIONS['global_keyprefix']}{queue}", 0, -1)]
