@@ -26,7 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -254,8 +254,6 @@ class ParticipantScopeMiddleware:
         if request.path in ("/", "/annotate/"):
             return redirect("annotation:label", pk=study["campaign"])
         if not _allowed(request.path, study):
-            from django.http import Http404
-
             raise Http404
         return self.get_response(request)
 
