@@ -17,6 +17,7 @@ from .models import MLPVAE, ConvVAE, build_model
 from .reconstruct import reconstruct
 from .sampling import Samples, generate
 from .schemes import ALL_SCHEME_NAMES, SCHEME_NAMES, Scheme, check_schemes, make_scheme, scheme_defaults
+from .surrogates import SURROGATE_NAMES, SurrogateScorer, surrogate_recipe
 from .training import Trained, train
 
 __all__ = [
@@ -25,5 +26,5 @@ __all__ = [
     "ActivationProfile", "save_checkpoint", "load_checkpoint", "Checkpoint", "generate", "Samples", "dr_amortised",
     "dr_optimised", "OptimisedDr", "to_png_bytes", "image_grid", "Cancelled", "CheckpointError", "DataError",
     "MLPVAE", "ConvVAE", "build_model", "hidden_layer_names", "resolve_layer", "layer_size", "check_schemes",
-    "reconstruct",
+    "reconstruct", "SURROGATE_NAMES", "SurrogateScorer", "surrogate_recipe",
 ]

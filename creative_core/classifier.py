@@ -76,15 +76,19 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
 
 def train_classifier(dataset: str, *, epochs: int = 2, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
                      limit: int | None = None, root: str | Path | None = None, device: str | None = None,
-                     image_size: int = 64, channels: int = 3, progress: bool = True) -> Classifier:
-    """Train on `dataset`'s training images; meta holds the test accuracy (on the whole test set)."""
+                     image_size: int = 64, channels: int = 3, progress: bool = True,
+                     test_limit: int | None = None) -> Classifier:
+    """Train on `dataset`'s training images; meta holds the test accuracy (on the whole test set, or on a fixed
+    random `test_limit` of it). A data set with fewer than two classes has nothing to classify: ValueError."""
     start = time.time()
     dev = pick_device(device)
     torch.manual_seed(seed)
     train = training_set(dataset, root=root, limit=limit, image_size=image_size, channels=channels)
-    test = training_set(dataset, root=root, image_size=image_size, channels=channels, train=False)
+    test = training_set(dataset, root=root, limit=test_limit, image_size=image_size, channels=channels, train=False)
     c, s = train.images.shape[1], train.images.shape[-1]
     n_classes = int(max(train.labels.max(), test.labels.max())) + 1
+    if n_classes < 2:
+        raise ValueError(f"{dataset} has a single class: a classifier needs two or more (e.g. one sub-folder each)")
     model = SmallCNN(channels=c, image_size=s, n_classes=n_classes).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)

@@ -24,6 +24,28 @@ from torch import nn
 from .classifier import predict
 from .device import pick_device
 
+# Every per-sample surrogate, in the order they are stored and shown. A score that a setting cannot give (no
+# classifier, or no classes outside the training set) is NaN.
+SURROGATE_NAMES: tuple[str, ...] = ("entropy", "top_probability", "out_of_class_max", "out_of_class_count",
+                                    "nn_pixels", "nn_features")
+DIGITS, CLOTHES = tuple(range(10)), tuple(range(10, 20))
+
+
+def surrogate_recipe(dataset: str) -> tuple[str, tuple[int, ...] | None]:
+    """(data set the classifier is trained on, the generator's classes among the classifier's, or None).
+
+    One rule for every data set: the classifier knows the generator's classes and, where the platform has them,
+    the classes of the other data set, so that the out-of-class scores of Cherti et al. are defined. A MNIST or
+    a Fashion-MNIST model is judged by a classifier of MNIST + Fashion-MNIST (20 classes: digits 0-9, clothes
+    10-19); the combined model by the same classifier, with no classes outside its own; an image folder by a
+    classifier of its own sub-folders (its classes), with no out-of-class scores.
+    """
+    if dataset == "mnist":
+        return "mnist+fmnist", DIGITS
+    if dataset == "fmnist":
+        return "mnist+fmnist", CLOTHES
+    return dataset, None
+
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:
     """(n,) predictive entropy in nats; 0 log 0 counts as 0."""
@@ -81,24 +103,32 @@ class SurrogateScorer:
     The training images' features are computed once (at construction); `score(images)` then costs one
     classifier pass and two nearest-neighbour searches. `in_classes`: the generator's training classes among
     the classifier's (None: no out-of-class scores, e.g. when the classifier knows only those classes).
+    `classifier` None (e.g. an image folder without classes): only the pixel distance; the rest is NaN.
     """
 
-    def __init__(self, classifier: nn.Module, train_images: torch.Tensor, *, in_classes: Sequence[int] | None = None,
-                 batch_size: int = 1000, device=None) -> None:
+    def __init__(self, classifier: nn.Module | None, train_images: torch.Tensor, *,
+                 in_classes: Sequence[int] | None = None, batch_size: int = 1000, device=None) -> None:
         self.device = pick_device(device)
-        self.classifier = classifier.to(self.device).eval()
+        self.classifier = None if classifier is None else classifier.to(self.device).eval()
         self.batch_size = batch_size
         self.in_classes = None if in_classes is None else list(in_classes)
         self.train_pixels = train_images.flatten(1).to(self.device, torch.float32)
-        _, feats = predict(self.classifier, train_images, batch_size=batch_size, device=self.device)
-        self.train_features = feats.to(self.device)
+        self.train_features = None
+        if self.classifier is not None:
+            _, feats = predict(self.classifier, train_images, batch_size=batch_size, device=self.device)
+            self.train_features = feats.to(self.device)
 
     def score(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{metric name: (n,) tensor on the CPU} for images (n, C, H, W) in [0, 1]."""
+        """{name: (n,) float tensor on the CPU} for images (n, C, H, W) in [0, 1], every name of SURROGATE_NAMES
+        (NaN where this scorer cannot give it)."""
+        nan = torch.full((len(images),), float("nan"))
+        out = dict.fromkeys(SURROGATE_NAMES, nan)
+        out["nn_pixels"] = nearest(images, self.train_pixels, device=self.device)[0].float()
+        if self.classifier is None:
+            return out
         probs, feats = predict(self.classifier, images, batch_size=self.batch_size, device=self.device)
-        out = {"entropy": entropy(probs), "top_probability": top_probability(probs),
-               "nn_pixels": nearest(images, self.train_pixels, device=self.device)[0].float(),
-               "nn_features": nearest(feats, self.train_features, device=self.device)[0].float()}
+        out.update(entropy=entropy(probs), top_probability=top_probability(probs),
+                   nn_features=nearest(feats, self.train_features, device=self.device)[0].float())
         if self.in_classes is not None:
             out["out_of_class_max"] = out_of_class_max(probs, self.in_classes)
             out["out_of_class_count"] = out_of_class_count(probs, self.in_classes).float()

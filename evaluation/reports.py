@@ -37,7 +37,12 @@ PERMUTATION_SEED = 0
 INCONCLUSIVE = LabelValue.INCONCLUSIVE.value
 # Surrogate metrics stored with each sample (field name, name shown), and the consensus classes they are read
 # against: "creative" is consensus L1, "novel" is L1 or L2; each against every other image with a consensus.
-METRICS: tuple[tuple[str, str], ...] = (("dr_amortised", "D_r amortised"), ("dr_optimised", "D_r optimised"))
+METRICS: tuple[tuple[str, str], ...] = (
+    ("dr_amortised", "D_r amortised"), ("dr_optimised", "D_r optimised"),
+    ("entropy", "classifier entropy"), ("top_probability", "classifier top probability"),
+    ("out_of_class_max", "out-of-class max"), ("out_of_class_count", "out-of-class count"),
+    ("nn_pixels", "nearest training image, pixels"), ("nn_features", "nearest training image, features"),
+)
 AUC_TARGETS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("creative", "creative (L1) against the rest", (0,)),
     ("novel", "novel (L1 or L2) against the rest", (0, 1)),

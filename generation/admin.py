@@ -24,6 +24,8 @@ from config.roles import is_researcher
 from . import services
 from .models import (
     MAX_SEED,
+    MEASURED_FIELDS,
+    SURROGATE_FIELDS,
     AttentionKind,
     GenerationJob,
     JobStatus,
@@ -143,17 +145,26 @@ class TrainedModelAdmin(FreezingAdmin, Launchable):
     list_display = ["name", "dataset", "architecture", "epochs", "list_progress", "device", "created_at"]
     list_filter = ["status", "dataset"]
     search_fields = ["name"]
-    readonly_fields = [*WORKER_FIELDS, "checkpoint_file", "metrics"]
+    readonly_fields = [*WORKER_FIELDS, "checkpoint_file", "classifier_file", "metrics"]
     fieldsets = [
         (None, {"fields": ["name", "dataset", "folder_path", "architecture", "latent_dim", "epochs", "seed",
                            "train_limit", "profile_layer"]}),
-        ("Worker", {"fields": [*WORKER_FIELDS, "checkpoint_file", "metrics"]}),
+        ("Worker", {"fields": [*WORKER_FIELDS, "checkpoint_file", "classifier_file", "metrics"]}),
     ]
 
     @admin.display(description="Checkpoint")
     def checkpoint_file(self, obj: TrainedModel) -> str:
         # The media folder is not served (it holds the pools' blinded files): name the file, link to nothing.
         return obj.checkpoint.name if obj.checkpoint else "-"
+
+    @admin.display(description="Classifier (surrogate metrics)")
+    def classifier_file(self, obj: TrainedModel) -> str:
+        info = obj.metrics.get("classifier") or {}
+        if not obj.classifier:
+            return f"none: {info['none']}" if "none" in info else "- (its first job trains one)"
+        accuracy = info.get("test_accuracy")
+        shown = f" ({info.get('dataset')}, test accuracy {accuracy:.1%})" if accuracy is not None else ""
+        return obj.classifier.name + shown
 
     def get_fieldsets(self, request, obj=None):
         return self.fieldsets if obj is not None else self.fieldsets[:1]  # nothing has run yet on the add form
@@ -266,7 +277,8 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update({"job": obj, "summary": services.job_scheme_dr(obj), "pools": obj.pools.all(),
-                            "pool_builds": obj.pool_builds.exclude(status=JobStatus.SUCCEEDED)})
+                            "pool_builds": obj.pool_builds.exclude(status=JobStatus.SUCCEEDED),
+                            "surrogates": _surrogate_means(obj)})
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def extra_urls(self, wrap, info) -> list:
@@ -410,13 +422,26 @@ class PoolBuildAdmin(ResearchersOnly):
         return HttpResponseRedirect(reverse("admin:generation_poolbuild_change", args=[pk]))
 
 
+SURROGATE_SHOWN = {"entropy": "Entropy (nats)", "top_probability": "Top probability",
+                   "out_of_class_max": "Out-of-class max", "out_of_class_count": "Out-of-class count",
+                   "nn_pixels": "Nearest training image (pixels)", "nn_features": "Nearest training image (features)"}
+
+
+def _surrogate_means(job: GenerationJob) -> dict | None:
+    """{"names": shown names, "rows": [(scheme, [mean or None, ...])]} from the job's summary (None before any)."""
+    rows = [(scheme, [v.get(f"{name}_mean") for name in SURROGATE_FIELDS])
+            for scheme, v in (job.summary or {}).items() if isinstance(v, dict)]
+    if not any(m is not None for _, means in rows for m in means):
+        return None
+    return {"names": [SURROGATE_SHOWN[n] for n in SURROGATE_FIELDS], "rows": rows}
+
+
 @admin.register(Sample)
 class SampleAdmin(ResearchersOnly):
     list_display = ["public_id", "job", "scheme", "index", "dr_amortised", "dr_optimised"]
     list_filter = ["scheme"]
     search_fields = ["public_id"]
-    readonly_fields = ["job", "public_id", "picture", "scheme", "index", "units", "noise_seed", "z", "dr_amortised",
-                       "dr_optimised", "dr_converged"]
+    readonly_fields = ["job", "public_id", "picture", "scheme", "index", "units", "noise_seed", "z", *MEASURED_FIELDS]
     fields = readonly_fields
 
     @admin.display(description="Image")

@@ -117,6 +117,8 @@ class TrainedModel(Freezable, WorkRow):
     profile_layer = models.CharField(max_length=100, blank=True, help_text="Decoder layer to profile (empty: the 3rd hidden layer).")
 
     checkpoint = models.FileField(upload_to="checkpoints/", blank=True)
+    # The small CNN of the surrogate metrics (creative_core.classifier), trained on the data surrogate_recipe names.
+    classifier = models.FileField(upload_to="classifiers/", blank=True)
     metrics = models.JSONField(default=dict, blank=True)  # test ELBO, reconstruction error, timings...
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -255,6 +257,11 @@ def sample_image_path(instance: Sample, filename: str) -> str:
     return f"samples/{instance.public_id}.png"
 
 
+# A sample's measurements: D_r, then the surrogates beyond it (creative_core.SURROGATE_NAMES, in that order).
+SURROGATE_FIELDS = ("entropy", "top_probability", "out_of_class_max", "out_of_class_count", "nn_pixels", "nn_features")
+MEASURED_FIELDS = ("dr_amortised", "dr_optimised", "dr_converged", *SURROGATE_FIELDS)
+
+
 class Sample(models.Model):
     """One generated image with its hidden provenance."""
 
@@ -271,6 +278,16 @@ class Sample(models.Model):
     dr_amortised = models.FloatField(null=True, blank=True)
     dr_optimised = models.FloatField(null=True, blank=True)
     dr_converged = models.BooleanField(null=True, blank=True)
+    # Surrogates beyond D_r (creative_core.surrogates; empty where the model's classifier cannot give them).
+    entropy = models.FloatField(null=True, blank=True, help_text="Predictive entropy of the classifier, nats.")
+    top_probability = models.FloatField(null=True, blank=True, help_text="The classifier's top class probability.")
+    out_of_class_max = models.FloatField(null=True, blank=True,
+                                         help_text="Largest probability of a class outside the model's data set.")
+    out_of_class_count = models.FloatField(null=True, blank=True,
+                                           help_text="1 when the top class is outside the model's data set, above 0.95.")
+    nn_pixels = models.FloatField(null=True, blank=True, help_text="L2 distance to the nearest training image, pixels.")
+    nn_features = models.FloatField(null=True, blank=True,
+                                    help_text="L2 distance to the nearest training image, classifier features.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "scheme", "index"], name="unique_sample_per_job_scheme_index")]

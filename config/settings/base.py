@@ -295,6 +295,8 @@ GENERATION_BATCH_SIZE = env.int("GENERATION_BATCH_SIZE", default=1000)
 GENERATION_STALE_AFTER = env.int("GENERATION_STALE_AFTER", default=900)
 # Samples per scheme whose 8-bit images a job keeps in its results file: pools drawn from them need no model.
 GENERATION_POOL_RESERVE = env.int("GENERATION_POOL_RESERVE", default=1000)
+# Epochs of the small CNN that gives a model's samples their classifier surrogates (entropy, out-of-class, ...).
+GENERATION_CLASSIFIER_EPOCHS = env.int("GENERATION_CLASSIFIER_EPOCHS", default=1)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "generation-fail-stale-work": {

@@ -9,11 +9,16 @@ from typing import IO
 
 import numpy as np
 
-from ..models import GenerationJob
+from ..models import SURROGATE_FIELDS, GenerationJob
 from .results import Results
 
 CSV_COLUMNS = ["scheme", "index", "public_id", "file", "units", "noise_seed", "dr_amortised", "dr_optimised",
-               "dr_converged", "z"]
+               "dr_converged", *SURROGATE_FIELDS, "z"]
+
+
+def _number(value) -> str:
+    v = float(value)
+    return "" if np.isnan(v) else f"{v:.6g}"
 
 
 def readme(job: GenerationJob, *, n_samples: int, n_images: int) -> str:
@@ -26,7 +31,10 @@ def readme(job: GenerationJob, *, n_samples: int, n_images: int) -> str:
         "",
         f"samples.csv: one row for each of the job's {n_samples:,} samples: its scheme, index, the units switched on,",
         "the noise seed, the amortised and optimised D_r (the optimised one and its convergence are empty when the job",
-        "did not compute it), the latent z; public_id and file for the samples that have an image.",
+        "did not compute it), the surrogates beyond D_r (the model's classifier's predictive entropy, top class",
+        "probability and out-of-class scores, the distance to the nearest training image in pixels and in the",
+        "classifier's features; empty where the classifier cannot give them), the latent z; public_id and file for",
+        "the samples that have an image.",
         "",
     ]
     if job.write_all_images:
@@ -67,6 +75,7 @@ def write_archive(job: GenerationJob, out: IO[bytes]) -> None:
                 int(results.noise_seed[i]) if results.noise_seed[i] >= 0 else "",
                 f"{float(results.dr_amortised[i]):.6g}", "" if np.isnan(dro) else f"{dro:.6g}",
                 "" if np.isnan(dro) else int(bool(results.converged[i])),
+                *[_number(results.metrics[name][i]) if name in results.metrics else "" for name in SURROGATE_FIELDS],
                 " ".join(f"{float(v):.6g}" for v in results.z[i]),
             ])
         zf.writestr("samples.csv", text.getvalue())

@@ -16,10 +16,19 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import MAX_SAMPLES_PER_SCHEME, GenerationJob, JobStatus, Sample, new_public_id, scheme_problem
+from ..models import (
+    MAX_SAMPLES_PER_SCHEME,
+    MEASURED_FIELDS,
+    GenerationJob,
+    JobStatus,
+    Sample,
+    new_public_id,
+    scheme_problem,
+)
 from .common import JobError, Stopped, batch_size, message_of, pick_device, pool_reserve
 from .results import Results
 from .rows import beat, claim, fail, requeue, send
+from .surrogates import scorer_for
 
 log = logging.getLogger(__name__)
 
@@ -140,19 +149,23 @@ def _run(job: GenerationJob) -> None:
     import creative_core as cc
 
     timings: dict[str, float] = {"load": 0.0, "generate": 0.0, "dr_amortised": 0.0, "dr_optimised": 0.0,
-                                 "write_images": 0.0, "save": 0.0}
+                                 "classifier": 0.0, "surrogates": 0.0, "write_images": 0.0, "save": 0.0}
     t0 = time.monotonic()
     check_runnable(job)
     model, profile = load_model(job, job.device)
     problems = cc.check_schemes(job.schemes, profile.n_units, profile)
     if problems:  # refused by the form too; this catches jobs made by scripts
         raise JobError(" ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values()))
-    timings["load"] = time.monotonic() - t0
+    t = time.monotonic()
+    scorer, timings["classifier"] = scorer_for(job.trained_model, _input_shape(model), job.device)
+    timings["load"] = time.monotonic() - t0 - timings["classifier"]
+    timings["surrogates"] = time.monotonic() - t - timings["classifier"]  # the training images' features
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
     schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
     infos: dict[str, dict] = {}
     total, done = len(names) * n, 0
-    cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv")}
+    cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv",
+                                             *cc.SURROGATE_NAMES)}
     keep = min(n, pool_reserve())
     reserve: list[list[np.ndarray]] = [[] for _ in names]
     # Batches outside, schemes inside: images written for a batch (write_all_images) mix every scheme.
@@ -176,12 +189,16 @@ def _run(job: GenerationJob) -> None:
                 dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)
             else:
                 dro, conv = np.full(count, np.nan, dtype=np.float32), np.zeros(count, dtype=bool)
-            timings["dr_optimised"] += time.monotonic() - t2
+            t3 = time.monotonic()
+            timings["dr_optimised"] += t3 - t2
+            scores = {k: v.numpy().astype(np.float32) for k, v in scorer.score(out.images).items()}
+            timings["surrogates"] += time.monotonic() - t3
             units = out.units.numpy().astype(np.int32)
             noise = out.noise_seed.numpy() if out.noise_seed is not None else np.full(count, -1, dtype=np.int64)
             z = out.z.numpy().astype(np.float32)
             for key, value in (("scheme", np.full(count, s_i, dtype=np.int8)), ("index", index), ("units", units),
-                               ("noise_seed", noise), ("z", z), ("dra", dra), ("dro", dro), ("conv", conv)):
+                               ("noise_seed", noise), ("z", z), ("dra", dra), ("dro", dro), ("conv", conv),
+                               *scores.items()):
                 cols[key].append(value)
             infos[name] = out.info or {}
             if start < keep:
@@ -189,7 +206,8 @@ def _run(job: GenerationJob) -> None:
                 reserve[s_i].append(kept.numpy())
             if job.write_all_images:
                 entries += [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
-                             "noise_seed": noise[i], "z": z[i], "dra": dra[i], "dro": dro[i], "conv": conv[i]}
+                             "noise_seed": noise[i], "z": z[i], "dra": dra[i], "dro": dro[i], "conv": conv[i],
+                             "metrics": {k: v[i] for k, v in scores.items()}}
                             for i in range(count)]
             done += count
             beat(job, 0.99 * done / total)  # also the cancellation check, between batches
@@ -205,6 +223,7 @@ def _run(job: GenerationJob) -> None:
         dr_amortised=np.concatenate(cols["dra"]), dr_optimised=np.concatenate(cols["dro"]),
         converged=np.concatenate(cols["conv"]),
         reserve=np.stack([np.concatenate(r) for r in reserve]) if keep else None,
+        metrics={k: np.concatenate(cols[k]) for k in cc.SURROGATE_NAMES},
     )
     summary = {name: _scheme_summary(results, s_i, job.optimise_dr, schemes[s_i].params, infos[name])
                for s_i, name in enumerate(names)}
@@ -232,9 +251,21 @@ def _scheme_summary(results: Results, s_i: int, optimised: bool, params: dict, i
         "dr_optimised_mean": float(np.nanmean(dro)) if optimised else None,
         "dr_optimised_std": float(np.nanstd(dro)) if optimised else None,
         "converged": float(conv.mean()) if optimised else None,
+        **{f"{k}_mean": _nanmean(v[rows]) for k, v in results.metrics.items()},
         "params": dict(params),
         "info": info,
     }
+
+
+def _nanmean(values: np.ndarray) -> float | None:
+    """Mean over the samples that have the metric (None when none has it)."""
+    have = values[np.isfinite(values)]
+    return float(have.mean()) if len(have) else None
+
+
+def _input_shape(model) -> list[int]:
+    """(channels, height, width) of the model's images."""
+    return list(model.input_shape)
 
 
 def _jsonable(value: Any) -> Any:
@@ -273,6 +304,8 @@ def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
             dro = float(e["dro"])
             sample.dr_optimised = None if np.isnan(dro) else dro
             sample.dr_converged = bool(e["conv"]) if sample.dr_optimised is not None else None
+            for key, value in e.get("metrics", {}).items():
+                setattr(sample, key, None if np.isnan(value) else float(value))
             sample.image.name = default_storage.save(f"samples/{sample.public_id}.png",
                                                      ContentFile(cc.to_png_bytes(e["image"])))
             written.append(sample.image.name)
@@ -280,8 +313,7 @@ def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
         existing = [s for s in new if s.pk is not None]  # rows written before without an image
         with transaction.atomic():
             Sample.objects.bulk_create([s for s in new if s.pk is None])
-            Sample.objects.bulk_update(existing, ["units", "noise_seed", "z", "dr_amortised", "dr_optimised",
-                                                  "dr_converged", "image"])
+            Sample.objects.bulk_update(existing, ["units", "noise_seed", "z", *MEASURED_FIELDS, "image"])
     except BaseException:
         for name in written:  # nothing half-written
             default_storage.delete(name)

@@ -27,6 +27,7 @@ from django.utils import timezone
 from ..models import (
     ACTIVE_STATUSES,
     MAX_SEED,
+    MEASURED_FIELDS,
     AttentionKind,
     GenerationJob,
     JobStatus,
@@ -226,13 +227,10 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
                     model, profile = load_model(job, device)
                 made = regenerate(model, profile, job, scheme, missing, device)
             for i, row in zip(missing.tolist(), results.rows(scheme, missing).tolist(), strict=True):
-                dro = float(results.dr_optimised[row])
                 seed_i = int(results.noise_seed[row])
                 sample = Sample(job=job, scheme=scheme, index=i, units=[int(u) for u in results.units[row] if u >= 0],
                                 noise_seed=seed_i if seed_i >= 0 else None, z=[float(v) for v in results.z[row]],
-                                dr_amortised=float(results.dr_amortised[row]),
-                                dr_optimised=None if np.isnan(dro) else dro,
-                                dr_converged=None if np.isnan(dro) else bool(results.converged[row]))
+                                **results.sample_fields(row))
                 sample.image.name = f"samples/{sample.public_id}.png"
                 images[(scheme, i)] = made[i]
                 staged.append(sample)
@@ -288,8 +286,7 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
                     sample.image.name = place[staged_name] = f"samples/{existing.public_id}.png"
                     update.append(sample)
             Sample.objects.bulk_create(create)
-            Sample.objects.bulk_update(update, ["units", "noise_seed", "z", "dr_amortised", "dr_optimised",
-                                                "dr_converged", "image"])
+            Sample.objects.bulk_update(update, ["units", "noise_seed", "z", *MEASURED_FIELDS, "image"])
             samples = list(Sample.objects.filter(drawn_q, job=job))
             pool = SamplePool.objects.create(job=job, name=name or f"Pool of job {job.pk} (seed {seed})",
                                              per_scheme=per_scheme, seed=seed, attention_kind=attention_kind)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,8 @@ from django.conf import settings
 
 from ..models import GenerationJob
 from .common import JobError
+
+METRIC_PREFIX = "metric_"
 
 
 @dataclass
@@ -29,6 +31,18 @@ class Results:
     converged: np.ndarray  # (N,) bool
     # (schemes, R, C, H, W) uint8: the images of samples 0..R-1 of each scheme, as their PNGs will hold them.
     reserve: np.ndarray | None = None
+    # The surrogates beyond D_r (creative_core.SURROGATE_NAMES): name -> (N,) float32, NaN where not given.
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def sample_fields(self, row: int) -> dict:
+        """The measurements of row `row` as a Sample's fields (None where not computed)."""
+        dro = float(self.dr_optimised[row])
+        out = {"dr_amortised": float(self.dr_amortised[row]), "dr_optimised": None if np.isnan(dro) else dro,
+               "dr_converged": None if np.isnan(dro) else bool(self.converged[row])}
+        for name, values in self.metrics.items():
+            v = float(values[row])
+            out[name] = None if np.isnan(v) else v
+        return out
 
     def save(self, name: str) -> None:
         path = Path(settings.MEDIA_ROOT) / name
@@ -39,7 +53,8 @@ class Results:
                 np.savez(fh, schemes=np.array(self.schemes), scheme=self.scheme, index=self.index, units=self.units,
                          noise_seed=self.noise_seed, z=self.z, dr_amortised=self.dr_amortised,
                          dr_optimised=self.dr_optimised, converged=self.converged,
-                         **({"reserve": self.reserve} if self.reserve is not None else {}))
+                         **({"reserve": self.reserve} if self.reserve is not None else {}),
+                         **{f"{METRIC_PREFIX}{k}": v for k, v in self.metrics.items()})
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -54,7 +69,8 @@ class Results:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError) as exc:
             raise JobError(f"The results file of {job} cannot be read ({exc}); relaunch the job.") from exc
-        return cls(schemes=[str(s) for s in arrays.pop("schemes")], **arrays)
+        metrics = {k[len(METRIC_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(METRIC_PREFIX)}
+        return cls(schemes=[str(s) for s in arrays.pop("schemes")], metrics=metrics, **arrays)
 
     def rows(self, scheme: str, indices: np.ndarray) -> np.ndarray:
         """Positions in the arrays of the given sample indices of one scheme."""

@@ -10,11 +10,13 @@ import torch
 from creative_core.classifier import SmallCNN, predict
 from creative_core.datasets import training_set
 from creative_core.surrogates import (
+    SURROGATE_NAMES,
     SurrogateScorer,
     entropy,
     nearest,
     out_of_class_count,
     out_of_class_max,
+    surrogate_recipe,
     top_probability,
 )
 
@@ -70,5 +72,22 @@ def test_the_scorer_gives_every_metric_per_image(data_root):
     probs, _ = predict(cnn, images)
     torch.testing.assert_close(out["entropy"], entropy(probs))
     assert ((out["entropy"] >= 0) & (out["entropy"] <= math.log(12) + 1e-6)).all()
-    assert set(SurrogateScorer(cnn, train.images[:50], device="cpu").score(images[:2])) == {
-        "entropy", "top_probability", "nn_pixels", "nn_features"}
+    no_outside = SurrogateScorer(cnn, train.images[:50], device="cpu").score(images[:2])
+    assert list(no_outside) == list(SURROGATE_NAMES)
+    assert no_outside["out_of_class_max"].isnan().all() and no_outside["out_of_class_count"].isnan().all()
+    assert not no_outside["entropy"].isnan().any()
+
+
+def test_without_a_classifier_only_the_pixel_distance_is_given(data_root):
+    train = training_set("mnist", root=data_root, limit=200)
+    out = SurrogateScorer(None, train.images, device="cpu").score(torch.cat([train.images[:2], torch.zeros(1, 1, 28, 28)]))
+    assert list(out) == list(SURROGATE_NAMES)
+    assert out["nn_pixels"][:2].tolist() == [0.0, 0.0] and out["nn_pixels"][2] > 0
+    assert all(out[name].isnan().all() for name in SURROGATE_NAMES if name != "nn_pixels")
+
+
+def test_one_recipe_gives_every_data_set_a_classifier_with_outside_classes_where_there_are_some():
+    assert surrogate_recipe("mnist") == ("mnist+fmnist", tuple(range(10)))
+    assert surrogate_recipe("fmnist") == ("mnist+fmnist", tuple(range(10, 20)))
+    assert surrogate_recipe("mnist+fmnist") == ("mnist+fmnist", None)
+    assert surrogate_recipe("folder:/data/art") == ("folder:/data/art", None)

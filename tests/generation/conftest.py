@@ -18,7 +18,7 @@ TRAIN_LIMIT = 1000
 def data_root() -> Path:
     import creative_core as cc
 
-    return cc.fetch_data(root=settings.DATA_ROOT, datasets=["mnist"], progress=False)
+    return cc.fetch_data(root=settings.DATA_ROOT, datasets=["mnist", "fmnist"], progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -33,17 +33,39 @@ def tiny_checkpoint(data_root, tmp_path_factory) -> tuple[Path, dict]:
     return path, trained.meta
 
 
-@pytest.fixture
-def ready_model(db, tiny_checkpoint) -> TrainedModel:
-    """A trained model row whose checkpoint is a copy of the session's tiny one."""
-    source, meta = tiny_checkpoint
-    name = f"checkpoints/{new_public_id()}.pt"
+@pytest.fixture(scope="session")
+def tiny_classifier(data_root, tmp_path_factory) -> tuple[Path, dict]:
+    """(classifier file, the model row's metrics entry) of the small CNN of the surrogates, as a model trained on
+    1,000 MNIST images gets it: 1 epoch on 1,000 MNIST + Fashion-MNIST images."""
+    import creative_core as cc
+    from creative_core.classifier import save_classifier, train_classifier
+
+    dataset, in_classes = cc.surrogate_recipe("mnist")
+    clf = train_classifier(dataset, epochs=1, limit=TRAIN_LIMIT, root=data_root, device="cpu", progress=False,
+                           test_limit=TRAIN_LIMIT)
+    path = tmp_path_factory.mktemp("clf") / "tiny-clf.pt"
+    save_classifier(path, clf)
+    return path, {"dataset": dataset, "in_classes": list(in_classes), "epochs": 1, "limit": TRAIN_LIMIT,
+                  "n_classes": clf.meta["n_classes"], "test_accuracy": clf.meta["test_accuracy"],
+                  "n_test": clf.meta["n_test"], "seconds": round(clf.meta["seconds"], 1)}
+
+
+def _copy_into_media(source: Path, folder: str) -> str:
+    name = f"{folder}/{new_public_id()}.pt"
     target = Path(settings.MEDIA_ROOT) / name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, target)
+    return name
+
+
+@pytest.fixture
+def ready_model(db, tiny_checkpoint, tiny_classifier) -> TrainedModel:
+    """A trained model row whose checkpoint and classifier are copies of the session's tiny ones."""
+    (source, meta), (clf_source, clf_info) = tiny_checkpoint, tiny_classifier
     return TrainedModel.objects.create(
         name="tiny mnist", dataset="mnist", epochs=1, train_limit=TRAIN_LIMIT, status=JobStatus.SUCCEEDED,
-        progress=1.0, checkpoint=name, metrics=meta,
+        progress=1.0, checkpoint=_copy_into_media(source, "checkpoints"),
+        classifier=_copy_into_media(clf_source, "classifiers"), metrics={**meta, "classifier": clf_info},
     )
 
 

@@ -13,7 +13,13 @@ from annotation.models import Campaign
 from generation import services
 from generation.models import GenerationJob, SamplePool, TrainedModel
 from tests.factories import make_annotator
-from tests.generation.conftest import data_root, make_job, ready_model, tiny_checkpoint  # noqa: F401 (fixtures)
+from tests.generation.conftest import (  # noqa: F401 (fixtures)
+    data_root,
+    make_job,
+    ready_model,
+    tiny_checkpoint,
+    tiny_classifier,
+)
 
 
 def run_job(model: TrainedModel, n: int = 6) -> GenerationJob:

@@ -34,6 +34,8 @@ class Command(BaseCommand):
                             help="training images (default: all)")
         parser.add_argument("--epochs", type=int, default=DEMO_TRAINING["epochs"])
         parser.add_argument("--batch-size", type=int, default=DEMO_TRAINING["batch_size"], help="training batch")
+        parser.add_argument("--classifier-limit", type=int, default=20_000,
+                            help="training images of the classifier behind the surrogate metrics (0: all)")
         parser.add_argument("--samples", type=int, default=1_000, help="samples per scheme in the job")
         parser.add_argument("--per-scheme", type=int, default=25, help="images per scheme in the pool")
         parser.add_argument("--attention-checks", type=int, default=5)
@@ -77,7 +79,8 @@ class Command(BaseCommand):
             images = f"{model.train_limit:,}" if model.train_limit else "all"
             self.stdout.write(f"training {model.dataset_name} ({images} images, {model.epochs} epochs, "
                               f"batch {opts['batch_size']})...")
-            services.train_model(model.pk, batch_size=opts["batch_size"])
+            services.train_model(model.pk, batch_size=opts["batch_size"],
+                                 classifier_limit=opts["classifier_limit"] or None)
             model.refresh_from_db()
             if not model.is_ready:
                 raise CommandError(f"training failed: {model.error or model.status}")
