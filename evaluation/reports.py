@@ -29,8 +29,8 @@ SCHEME_ORDER = ("regular", "noisy", "random_flip", "low_active")
 TARGET_SCHEME = "low_active"
 ATTENTION_EXPECTED = LabelValue.NOT_NOVEL.value
 ATTENTION_SCHEME = "attention_check"
-# Two-way bootstrap (annotators and images) of the fractions, differences and agreement figures, and the
-# permutation test on the share of L1 votes: fixed seeds, so a report reads the same every time.
+# Two-way bootstrap (annotators and images) of the fractions, differences, agreement figures and surrogate-metric
+# AUCs, and the permutation test on the share of L1 votes: fixed seeds, so a report reads the same every time.
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 PERMUTATION_SEED = 0
@@ -47,7 +47,6 @@ AUC_TARGETS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("creative", "creative (L1) against the rest", (0,)),
     ("novel", "novel (L1 or L2) against the rest", (0, 1)),
 )
-AUC_SEED = 0
 # The gallery: per scheme, the images whose consensus is L1 (and L2) with the largest share of those votes.
 GALLERY_SIZE = 8
 
@@ -192,7 +191,7 @@ class MetricAUC:
     n_images: int  # images with a consensus and a value of the metric
     n_positive: int
     auc: float | None
-    interval: Interval | None  # percentile bootstrap over images (consensus labels held fixed)
+    interval: Interval | None  # two-way bootstrap (annotators and images): the consensus is redrawn in each resample
 
 
 @dataclass
@@ -337,8 +336,10 @@ class Report:
                 "per image, stored with its sample (" + ", ".join(n for _, n in METRICS) + "); AUC (Mann-Whitney U "
                 "over positives x negatives, ties one half) of creative = consensus L1 and of novel = consensus L1 "
                 "or L2, each against the other images with a consensus (images without one left out); "
-                f"{self.settings.confidence:.0%} percentile bootstrap over images with their consensus held fixed "
-                f"({BOOTSTRAP_RESAMPLES} resamples, seed {AUC_SEED}; annotators are not resampled)",
+                f"{self.settings.confidence:.0%} two-way percentile bootstrap resampling annotators and images "
+                f"({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}: the draws of the other intervals); each "
+                "resample redraws every image's consensus from the drawn annotators' votes and takes the AUC over "
+                "the images with a consensus in it, each counted as often as it was drawn",
             ),
             ("chance baseline", "exact (every split of the votes), averaged over the images' numbers of votes cast"
                                 + (", L4 votes left out before the rule" if s.abstain_inconclusive else "")),
@@ -407,9 +408,10 @@ def _scheme_row(
     )
 
 
-def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray], confidence: float,
-                 inference: bool) -> list[MetricAUC]:
-    """Per metric and class, the AUC over the images with a consensus and a value of the metric."""
+def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray],
+                 intervals: dict[tuple[str, str], Interval | None]) -> list[MetricAUC]:
+    """Per metric and class, the AUC over the images with a consensus and a value of the metric, with its interval
+    from the two-way bootstrap (`intervals`, by (metric, class); empty when the report skips the resampling)."""
     out = []
     names = dict(METRICS)
     for name, values in metric_values.items():
@@ -419,8 +421,7 @@ def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray], confi
             out.append(MetricAUC(
                 metric=name, metric_name=names[name], target=target, target_name=target_name,
                 n_images=int(use.sum()), n_positive=int(positive.sum()), auc=stats.auc(values[use], positive),
-                interval=stats.bootstrap_auc(values[use], positive, resamples=BOOTSTRAP_RESAMPLES, seed=AUC_SEED,
-                                             confidence=confidence) if inference else None,
+                interval=intervals.get((name, target)),
             ))
     return out
 
@@ -567,13 +568,16 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         ds_labels[mask], ds_posteriors[mask] = fit.labels, fit.posteriors
         ds_fits[name] = (fit.iterations, fit.converged)
 
-    # One two-way bootstrap for every interval of the primary analysis.
+    # One two-way bootstrap for every interval of the primary analysis, the surrogate-metric AUCs included.
+    metric_values = {name: np.array([np.nan if sample_metrics[pk][name] is None else sample_metrics[pk][name]
+                                     for pk, _, _ in image_items], dtype=float) for name, _ in METRICS}
     baselines = [name for name in scheme_names if name != TARGET_SCHEME]
     voters, k_voters = np.unique(k_users, return_inverse=True)
     boot = stats.TwoWayBootstrap(0, BOOTSTRAP_SEED, {}, {}) if not inference else stats.two_way_bootstrap(
         k_items, k_voters, k_labels, n, len(voters), {**masks, "all": np.ones(n, dtype=bool)},
         raters=expected, threshold=settings.threshold, tie_policy=settings.tie_policy, target=TARGET_SCHEME,
         baselines=tuple(baselines), resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, confidence=settings.confidence,
+        scores=metric_values, auc_targets={target: classes for target, _, classes in AUC_TARGETS},
     )
     empty_boot = stats.GroupBootstrap((None,) * stats.N_LABELS, None, None, None)
 
@@ -669,15 +673,13 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         )
         for i, (pk, pid, scheme) in enumerate(image_items)
     ]
-    metric_values = {name: np.array([np.nan if sample_metrics[pk][name] is None else sample_metrics[pk][name]
-                                     for pk, _, _ in image_items], dtype=float) for name, _ in METRICS}
     for row in rows:
         mask = masks[row.scheme]
         for name, _ in METRICS:
             values = metric_values[name][mask]
             values = values[np.isfinite(values)]
             row.metric_means[name] = (float(values.mean()) if len(values) else None, len(values))
-    metric_aucs = _metric_aucs(result.labels, metric_values, settings.confidence, inference)
+    metric_aucs = _metric_aucs(result.labels, metric_values, boot.aucs)
     gallery = [_gallery_row(name, table[mask], result.labels[mask], [image_items[i][1] for i in np.flatnonzero(mask)])
                for name, mask in masks.items() if mask.any()]
     long = [

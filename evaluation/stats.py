@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import krippendorff
@@ -251,6 +252,35 @@ class TwoWayBootstrap:
     groups: dict[str, GroupBootstrap]
     # interval of (L1 fraction of `target`) - (L1 fraction of each baseline)
     differences: dict[str, Interval | None]
+    # interval of the AUC of each (metric, class) over the images with a consensus and a value of the metric
+    aucs: dict[tuple[str, str], Interval | None] = field(default_factory=dict)
+
+
+def _score_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The images with a finite score, by increasing score, and where each run of equal scores starts among them."""
+    finite = np.flatnonzero(np.isfinite(values))
+    index = finite[np.argsort(values[finite], kind="stable")]
+    ordered = values[index]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(index) else np.zeros(0, dtype=np.int64)
+    return index, starts
+
+
+def _weighted_auc(positive: np.ndarray, negative: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Image-weighted Mann-Whitney AUC per resample: sum over positive i, negative j of w_i w_j ([s_i > s_j] +
+    [s_i == s_j] / 2) / (W_pos W_neg), NaN without both classes.
+
+    `positive` and `negative` (resamples, images) are the images' weights in each class, the images by increasing
+    score; `starts` begins each run of tied scores. Per run of ties: its positive weight times (the negative weight
+    of the runs below + half its own), from cumulative sums, so no loop over images.
+    """
+    pos = np.add.reduceat(positive, starts, axis=1)  # (b, runs)
+    neg = np.add.reduceat(negative, starts, axis=1)
+    below = np.cumsum(neg, axis=1)
+    below = np.concatenate([np.zeros((len(neg), 1)), below[:, :-1]], axis=1)  # strictly lower scores
+    wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pairs > 0, wins / pairs, np.nan)
 
 
 def two_way_bootstrap(
@@ -271,6 +301,8 @@ def two_way_bootstrap(
     confidence: float = 0.95,
     chunk: int = 100,
     weights: tuple[np.ndarray, np.ndarray] | None = None,
+    scores: Mapping[str, np.ndarray] | None = None,
+    auc_targets: Mapping[str, tuple[int, ...]] | None = None,
 ) -> TwoWayBootstrap:
     """Percentile intervals that resample annotators and images together (Owen's pigeonhole bootstrap).
 
@@ -282,8 +314,23 @@ def two_way_bootstrap(
     the pairs of an annotator drawn twice with itself. `groups` maps a name to a boolean mask over the images.
     Everything is matrix products over chunks of resamples: one pass for all the figures. `weights` (image
     weights (B, images), annotator weights (B, annotators)) replaces the random draw, for the tests.
+
+    `scores` (metric name -> per-image values, NaN where an image has none) and `auc_targets` (class name -> the
+    labels that are positive) add the interval of each metric's AUC for each class: in every resample, over the
+    images with a consensus *in that resample* and a value, each weighted by w_i (the image-weighted Mann-Whitney
+    U over positives x negatives, ties one half). The annotator draw moves the consensus, hence the classes; a
+    resample without both classes has no AUC and is left out (the interval is None when under half have one).
     """
     policy = TiePolicy(tie_policy)
+    scores = {name: np.asarray(values, dtype=float) for name, values in (scores or {}).items()}
+    auc_targets = {name: tuple(int(k) for k in classes) for name, classes in (auc_targets or {}).items()}
+    for name, values in scores.items():
+        if values.shape != (n_items,):
+            raise ValueError(f"the scores of {name!r} have shape {values.shape}; expected one per image ({n_items},)")
+    for name, classes in auc_targets.items():
+        if not classes or not set(classes) <= set(range(N_LABELS)):
+            raise ValueError(f"the AUC target {name!r} needs labels among 0..{N_LABELS - 1}; got {classes}")
+    auc_keys = [(metric, target) for metric in scores for target in auc_targets]
     items = np.asarray(items, dtype=np.int64)
     annotators = np.asarray(annotators, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -291,7 +338,8 @@ def two_way_bootstrap(
     votes = base.sum(axis=1)
     rng = np.random.default_rng(seed)
     if n_items == 0 or n_annotators == 0:
-        return TwoWayBootstrap(0, seed, {name: GroupBootstrap((None,) * N_LABELS, None, None, None) for name in groups}, {})
+        return TwoWayBootstrap(0, seed, {name: GroupBootstrap((None,) * N_LABELS, None, None, None) for name in groups}, {},
+                               dict.fromkeys(auc_keys))
     if weights is not None:
         image_w, annot_w = (np.asarray(w, dtype=float) for w in weights)
         resamples = len(image_w)
@@ -310,6 +358,8 @@ def two_way_bootstrap(
     member = np.stack([np.asarray(mask, dtype=float) for mask in groups.values()], axis=1)  # (items, groups)
     fr = np.full((resamples, len(groups), N_LABELS), np.nan)
     nc, kp, al = (np.full((resamples, len(groups)), np.nan) for _ in range(3))
+    orders = {name: _score_order(values) for name, values in scores.items()}  # the scores never change: sort once
+    au = {key: np.full(resamples, np.nan) for key in auc_keys}
     with np.errstate(divide="ignore", invalid="ignore"):
         threshold_share = np.where(votes > 0, threshold / votes, np.inf)
         for start in range(0, resamples, chunk):
@@ -348,6 +398,13 @@ def two_way_bootstrap(
             nc[rows] = 1 - n_cons / (w @ member)
             kp[rows] = (p_bar - p_e) / (1 - p_e)
             al[rows] = 1 - (n - 1) * by_group(wa * disagree) / (n * n - (n_c**2).sum(axis=2))
+            have = decided != NO_CONSENSUS
+            for target, classes in auc_targets.items():
+                positive = np.isin(decided, classes)
+                pos_w, neg_w = w * positive, w * (have & ~positive)
+                for metric, (index, starts) in orders.items():
+                    if len(index):
+                        au[(metric, target)][rows] = _weighted_auc(pos_w[:, index], neg_w[:, index], starts)
     out = {
         name: GroupBootstrap(
             fractions=tuple(percentile_interval(fr[:, g, k], confidence) for k in range(N_LABELS)),
@@ -364,7 +421,8 @@ def two_way_bootstrap(
             if name in groups:
                 diff = fr[:, names.index(target), 0] - fr[:, names.index(name), 0]
                 differences[name] = percentile_interval(diff, confidence)
-    return TwoWayBootstrap(resamples, seed, out, differences)
+    aucs = {key: percentile_interval(values, confidence) for key, values in au.items()}
+    return TwoWayBootstrap(resamples, seed, out, differences, aucs)
 
 
 def chance_reach_probability(raters: int = 9, threshold: int = 3, n_labels: int = N_LABELS) -> float:
@@ -724,29 +782,3 @@ def auc(scores, positive) -> float | None:
         return None
     u = sps.mannwhitneyu(scores[positive], scores[~positive], alternative="two-sided").statistic
     return float(u) / (n_pos * n_neg)
-
-
-def bootstrap_auc(scores, positive, *, resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
-                  chunk: int = 200) -> Interval | None:
-    """Percentile interval of the AUC over resampled images (each image keeps its score and its class).
-
-    A resample without both classes gives no AUC; the interval is None when under half of them have one.
-    Vectorised: ranks per resample (ties averaged) give U = rank sum of the positives - n1 (n1 + 1) / 2.
-    """
-    scores = np.asarray(scores, dtype=float)
-    positive = np.asarray(positive, dtype=bool)
-    n = len(scores)
-    if n == 0 or positive.all() or not positive.any():
-        return None
-    rng = np.random.default_rng(seed)
-    values = np.empty(resamples)
-    for start in range(0, resamples, chunk):
-        draw = rng.integers(0, n, size=(min(chunk, resamples - start), n))
-        s, p = scores[draw], positive[draw]
-        ranks = sps.rankdata(s, axis=1)
-        n1 = p.sum(axis=1).astype(float)
-        n0 = n - n1
-        u = (ranks * p).sum(axis=1) - n1 * (n1 + 1) / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values[start:start + len(draw)] = np.where((n1 > 0) & (n0 > 0), u / (n1 * n0), np.nan)
-    return percentile_interval(values, confidence)

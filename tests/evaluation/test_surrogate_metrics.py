@@ -13,7 +13,7 @@ from PIL import Image
 
 from evaluation import stats
 from evaluation.csv_export import unquote
-from evaluation.reports import GALLERY_SIZE, build_report
+from evaluation.reports import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, GALLERY_SIZE, build_report
 from generation.models import Sample
 from tests.evaluation.builders import build_campaign, make_annotators
 from tests.factories import PASSWORD
@@ -56,19 +56,176 @@ def test_auc_matches_counting_pairs():
 
 def test_auc_needs_both_classes():
     assert stats.auc([1, 2], [True, True]) is None
-    assert stats.bootstrap_auc([1, 2], [False, False]) is None
+    assert stats.auc([1, 2], [False, False]) is None
 
 
-def test_bootstrap_auc():
-    # Perfect separation stays perfect in every resample that has both classes.
-    interval = stats.bootstrap_auc([5, 4, 3, 1, 0, -1], [1, 1, 1, 0, 0, 0], resamples=200)
-    assert (interval.low, interval.high) == (1.0, 1.0)
-    rng = np.random.default_rng(1)
-    scores = rng.normal(size=200)
-    positive = scores + rng.normal(size=200) > 0.5
-    interval = stats.bootstrap_auc(scores, positive, resamples=300, seed=2)
-    assert interval.low < stats.auc(scores, positive) < interval.high
-    assert 0.5 < interval.low and interval.high < 1.0
+# --- AUC intervals from the two-way bootstrap (annotators and images) --------------------------------------------
+
+RULE = dict(raters=9, threshold=3, tie_policy="plurality_or_none")
+TARGETS = {"creative": (0,), "novel": (0, 1)}
+
+
+def votes_of(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vote rows (L1..L4 counts per image) as raw labels, annotator j giving the j-th vote in label order."""
+    items, annotators, labels = [], [], []
+    for i, row in enumerate(rows):
+        given = [k for k, count in enumerate(row) for _ in range(count)]
+        items += [i] * len(given)
+        annotators += list(range(len(given)))
+        labels += given
+    return np.array(items), np.array(annotators), np.array(labels)
+
+
+def two_way_aucs(items, annotators, labels, n_items, n_annot, scores, **kwargs) -> dict:
+    return stats.two_way_bootstrap(items, annotators, labels, n_items, n_annot, {"all": np.ones(n_items, dtype=bool)},
+                                   scores=scores, auc_targets=TARGETS, **RULE, **kwargs).aucs
+
+
+def one_draw(items, annotators, labels, n_items, n_annot, scores, w, v) -> dict:
+    """The AUCs of one given resample (image weights w, annotator weights v): its interval is the value itself."""
+    got = two_way_aucs(items, annotators, labels, n_items, n_annot, scores,
+                       weights=(np.asarray(w, dtype=float)[None], np.asarray(v, dtype=float)[None]))
+    for interval in got.values():
+        assert interval is None or interval.low == interval.high
+    return {key: None if interval is None else interval.low for key, interval in got.items()}
+
+
+def random_campaign(seed: int, n_items: int = 50, n_annot: int = 9):
+    rng = np.random.default_rng(seed)
+    items = np.repeat(np.arange(n_items), n_annot)
+    annotators = np.tile(np.arange(n_annot), n_items)
+    labels = rng.choice(4, size=len(items), p=[0.35, 0.25, 0.3, 0.1])
+    scores = {
+        "ties": rng.integers(0, 4, n_items).astype(float),  # many ties
+        "gaps": np.where(rng.random(n_items) < 0.2, np.nan, rng.normal(size=n_items)),  # some images without a value
+    }
+    return items, annotators, labels, n_items, n_annot, scores
+
+
+def test_two_way_auc_with_every_weight_one_is_the_observed_auc():
+    items, annotators, labels, n_items, n_annot, scores = random_campaign(4)
+    got = one_draw(items, annotators, labels, n_items, n_annot, scores, np.ones(n_items), np.ones(n_annot))
+    observed = stats.consensus(stats.vote_table(items, labels, n_items), 3).labels
+    for metric, values in scores.items():
+        use = (observed != stats.NO_CONSENSUS) & np.isfinite(values)
+        assert use.sum() < n_items  # some images without a consensus or a value are left out
+        for target, classes in TARGETS.items():
+            expected = stats.auc(values[use], np.isin(observed[use], classes))
+            assert expected is not None and 0 < expected < 1
+            assert got[(metric, target)] == expected  # exactly: the same sums in another order
+
+
+def resampled_consensus(items, annotators, labels, n_items, v) -> list[int]:
+    """Each image's consensus from the votes written out one by one (annotator a's vote counts v[a] times; the
+    threshold stays a third of the votes; plurality among the labels reaching it, a tie for the most gives none)."""
+    out = []
+    for i in range(n_items):
+        votes = np.zeros(4)
+        for a, lab in zip(annotators[items == i], labels[items == i], strict=True):
+            votes[lab] += v[a]
+        reach = [k for k in range(4) if votes[k] > 0 and votes[k] * 9 >= 3 * votes.sum()]
+        top = [k for k in reach if votes[k] == max(votes[r] for r in reach)]
+        out.append(top[0] if len(top) == 1 else stats.NO_CONSENSUS)
+    return out
+
+
+def weighted_auc_by_hand(scores, decided, w, classes) -> float | None:
+    """Every (positive, negative) pair of images with a consensus and a value, weighted w_i w_j; a tie counts 1/2."""
+    wins, pairs = 0.0, 0.0
+    for i, j in itertools.product(range(len(scores)), repeat=2):
+        if decided[i] == stats.NO_CONSENSUS or decided[j] == stats.NO_CONSENSUS:
+            continue
+        if not (np.isfinite(scores[i]) and np.isfinite(scores[j])):
+            continue
+        if decided[i] in classes and decided[j] not in classes:
+            pairs += w[i] * w[j]
+            wins += w[i] * w[j] * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
+    return wins / pairs if pairs else None
+
+
+def test_two_way_auc_of_one_draw_matches_a_double_loop():
+    items, annotators, labels, n_items, n_annot, scores = random_campaign(6)
+    w = np.ones(n_items)
+    w[0], w[1], w[2] = 2, 0, 3  # image 0 counted twice, image 1 not drawn, image 2 three times
+    v = np.ones(n_annot)
+    v[4], v[0] = 0, 2  # annotator 4 dropped, annotator 0 drawn twice
+    observed = resampled_consensus(items, annotators, labels, n_items, np.ones(n_annot))
+    decided = resampled_consensus(items, annotators, labels, n_items, v)
+    assert sum(a != b for a, b in zip(observed, decided, strict=True)) >= 3  # the draw changes consensus labels
+    got = one_draw(items, annotators, labels, n_items, n_annot, scores, w, v)
+    for metric, values in scores.items():
+        for target, classes in TARGETS.items():
+            expected = weighted_auc_by_hand(values, decided, w, classes)
+            assert expected is not None
+            assert got[(metric, target)] == pytest.approx(expected, rel=1e-12)
+            # ... and not the AUC of the observed consensus: the draw changed the classes.
+            assert got[(metric, target)] != pytest.approx(weighted_auc_by_hand(values, observed, w, classes))
+
+
+# Four images: L1, L3, no consensus (3/3/3), L3; the metric ties the first two.
+TIED_VOTES = [[9, 0, 0, 0], [0, 0, 9, 0], [3, 3, 3, 0], [0, 0, 9, 0]]
+TIED_SCORES = {"m": np.array([1.0, 1.0, 2.0, 0.0])}
+
+
+def test_two_way_auc_counts_ties_half():
+    draw = votes_of(TIED_VOTES)
+    ones = np.ones(9)
+    # The L1 image ties the first L3 image (1/2) and beats the last (1); the image without a consensus is left out.
+    assert one_draw(*draw, 4, 9, TIED_SCORES, [1, 1, 1, 1], ones)[("m", "creative")] == 0.75
+    # The tied negative drawn twice: (2 x 1/2 + 1) / 3.
+    assert one_draw(*draw, 4, 9, TIED_SCORES, [1, 2, 1, 1], ones)[("m", "creative")] == pytest.approx(2 / 3)
+    # Three draws of the positive: the same share of pairs.
+    assert one_draw(*draw, 4, 9, TIED_SCORES, [3, 1, 1, 1], ones)[("m", "creative")] == 0.75
+
+
+def test_two_way_auc_leaves_out_resamples_without_both_classes():
+    draw = votes_of(TIED_VOTES)
+    ones = np.ones(9)
+    no_positive, no_negative = [0, 1, 1, 1], [1, 0, 1, 0]
+    assert one_draw(*draw, 4, 9, TIED_SCORES, no_positive, ones)[("m", "creative")] is None
+    assert one_draw(*draw, 4, 9, TIED_SCORES, no_negative, ones)[("m", "creative")] is None
+    # Two draws with an AUC and one without: the interval is the percentiles of the two.
+    w = np.array([[1, 1, 1, 1], no_positive, [1, 2, 1, 1]], dtype=float)
+    got = two_way_aucs(*draw, 4, 9, TIED_SCORES, weights=(w, np.ones((3, 9))))[("m", "creative")]
+    low, high = np.percentile([0.75, 2 / 3], [2.5, 97.5])
+    assert (got.low, got.high) == (pytest.approx(low), pytest.approx(high))
+    # No draw with both classes (and, as for the other intervals, fewer than half of them): no interval.
+    w = np.array([no_positive, no_negative], dtype=float)
+    assert two_way_aucs(*draw, 4, 9, TIED_SCORES, weights=(w, np.ones((2, 9))))[("m", "creative")] is None
+    w = np.array([no_positive, no_negative, [1, 1, 1, 1]], dtype=float)
+    assert two_way_aucs(*draw, 4, 9, TIED_SCORES, weights=(w, np.ones((3, 9))))[("m", "creative")] is None
+
+
+def test_two_way_auc_checks_its_inputs():
+    draw = votes_of(TIED_VOTES)
+    with pytest.raises(ValueError, match="one per image"):
+        two_way_aucs(*draw, 4, 9, {"m": np.zeros(3)})
+    with pytest.raises(ValueError, match="labels among"):
+        stats.two_way_bootstrap(*draw, 4, 9, {}, scores=TIED_SCORES, auc_targets={"x": (4,)}, **RULE)
+
+
+def test_two_way_auc_interval_carries_the_annotators_uncertainty():
+    # Annotators 0-3 call an image creative when its metric is high; annotators 4-8 look at something else (u).
+    # With all nine the second kind decides the consensus and the AUC is near 0.5; a draw with more of the first
+    # kind makes the metric predict the consensus. Resampling images alone cannot see that.
+    rng = np.random.default_rng(7)
+    n_items, n_annot = 150, 9
+    metric, other = rng.random(n_items), rng.random(n_items)
+    items = np.repeat(np.arange(n_items), n_annot)
+    annotators = np.tile(np.arange(n_annot), n_items)
+    looks_at = np.where(annotators < 4, metric[items], other[items])
+    labels = np.where(looks_at > 0.5, 0, 2)
+    scores = {"m": metric}
+    resamples = 300
+    two_way = two_way_aucs(items, annotators, labels, n_items, n_annot, scores, resamples=resamples, seed=3)
+    image_w = np.random.default_rng(3).multinomial(n_items, np.full(n_items, 1 / n_items), resamples)
+    images_only = two_way_aucs(items, annotators, labels, n_items, n_annot, scores,
+                               weights=(image_w, np.ones((resamples, n_annot))))
+    for target in TARGETS:
+        wide, narrow = two_way[("m", target)], images_only[("m", target)]
+        assert narrow.high - narrow.low < 0.2
+        assert wide.high - wide.low > 2 * (narrow.high - narrow.low)
+        assert wide.high > 0.9  # some draws have the metric's kind of annotator in the majority
 
 
 # Per scheme, one vote row per image (L1, L2, L3, L4); threshold 3, plurality or none.
@@ -115,12 +272,45 @@ def test_report_aucs_over_the_consensus_images(built):
             assert (m.n_images, m.n_positive) == (n_images, n_positive)
             assert m.auc == pytest.approx(value)
             assert m.interval is not None and m.interval.low <= m.interval.high
+    # The intervals are those of the two-way bootstrap over the same votes (annotator j gives the j-th vote of each
+    # row, images in pool order), with the report's resamples and seed: annotators are resampled too.
+    rows = [row for scheme in VOTES for row in VOTES[scheme]]
+    scores = {"dr_amortised": np.array([v for s in VOTES for v in AMORTISED[s]], dtype=float),
+              "dr_optimised": np.array([np.nan if v is None else v for s in VOTES for v in OPTIMISED[s]])}
+    expected = two_way_aucs(*votes_of(rows), len(rows), 9, scores, resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    image_w = np.random.default_rng(BOOTSTRAP_SEED).multinomial(len(rows), np.full(len(rows), 1 / len(rows)),
+                                                                 BOOTSTRAP_RESAMPLES)
+    images_only = two_way_aucs(*votes_of(rows), len(rows), 9, scores,
+                               weights=(image_w, np.ones((BOOTSTRAP_RESAMPLES, 9))))
+    for key, m in got.items():
+        assert m.interval == expected[key]
+    # Optimised D_r separates low-active's L1 images perfectly in any draw; amortised D_r moves with the annotators.
+    for key in (("dr_amortised", "creative"), ("dr_amortised", "novel")):
+        assert got[key].interval.low < images_only[key].low  # novel: 1.0 when images alone are resampled
+    text = dict(report.parameters())["surrogate metrics"]
+    assert "two-way percentile bootstrap resampling annotators and images" in text
+    assert f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}" in text
+    assert "not resampled" not in text
     # 9 images with a consensus (the tie and the attention check left out); optimised only on low-active's 6.
     assert got[("dr_amortised", "creative")].n_images == 9
     assert got[("dr_optimised", "novel")].n_images == 6
     means = {row.scheme: row.metric_means for row in report.schemes}
     assert means["low_active"]["dr_amortised"] == (pytest.approx(np.mean(AMORTISED["low_active"])), 6)
     assert means["regular"]["dr_optimised"] == (None, 0)
+
+
+def test_report_page_shows_the_two_way_auc_intervals(client, researcher, built):
+    campaign, _ = built
+    client.login(username=researcher.username, password=PASSWORD)
+    page = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
+    section = re.search(r'<section id="surrogates">(.*?)</section>', page, re.S).group(1)
+    assert "two-way bootstrap interval, resampling annotators and images" in section
+    assert "not resampled" not in page
+    for m in build_report(campaign).metric_aucs:
+        assert f"[{m.interval.low:.3f}, {m.interval.high:.3f}]" in section
+    assert "[0.500, 1.000]" in section  # amortised D_r, creative: as wide as it gets once the annotators vary
+    params = re.search(r'<table class="params" id="parameters">(.*?)</table>', page, re.S).group(1)
+    assert "two-way percentile bootstrap resampling annotators and images" in params
 
 
 def read_csv(client, campaign, kind) -> list[dict]:
