@@ -99,10 +99,6 @@ class SchemeRow:
     metric_means: dict[str, tuple[float | None, int]] = field(default_factory=dict)
 
     @property
-    def metric_mean_list(self) -> list[tuple[float | None, int]]:
-        return [self.metric_means.get(name, (None, 0)) for name, _ in METRICS]
-
-    @property
     def novel_fraction(self) -> float | None:
         """Share of the consensus images that are novel (L1 or L2)."""
         f = self.fractions
@@ -260,8 +256,25 @@ class Report:
     gallery: list[GalleryRow] = field(default_factory=list, repr=False)
 
     @property
+    def stored_metrics(self) -> list[tuple[str, str]]:
+        """The METRICS that at least one labelled image carries (a job run before a metric existed, or a model
+        whose classifier cannot give it, stores none): the page shows these; the CSV files show all."""
+        return [(name, shown) for name, shown in METRICS
+                if any(row.metric_means.get(name, (None, 0))[1] > 0 for row in self.schemes)]
+
+    @property
+    def missing_metrics(self) -> list[str]:
+        stored = {name for name, _ in self.stored_metrics}
+        return [shown for name, shown in METRICS if name not in stored]
+
+    @property
     def metric_names(self) -> list[str]:
-        return [shown for _, shown in METRICS]
+        return [shown for _, shown in self.stored_metrics]
+
+    @property
+    def metric_mean_rows(self) -> list[tuple[SchemeRow, list[tuple[float | None, int]]]]:
+        return [(row, [row.metric_means.get(name, (None, 0)) for name, _ in self.stored_metrics])
+                for row in self.schemes]
 
     @property
     def auc_targets(self) -> list[str]:
@@ -270,7 +283,7 @@ class Report:
     @property
     def auc_table(self) -> list[tuple[str, list[MetricAUC]]]:
         """One row per metric, one cell per consensus class."""
-        return [(shown, [m for m in self.metric_aucs if m.metric == name]) for name, shown in METRICS]
+        return [(shown, [m for m in self.metric_aucs if m.metric == name]) for name, shown in self.stored_metrics]
 
     @property
     def auc_images(self) -> int:

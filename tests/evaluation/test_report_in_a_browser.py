@@ -94,7 +94,8 @@ def test_it_shows_the_surrogate_metrics_and_the_gallery(browser, live_server):
         page.fill("#id_password", PASSWORD)
         page.keyboard.press("Enter")
         page.wait_for_selector("#metric-auc")
-        assert page.locator("#metric-auc tbody tr").count() == 2
+        assert page.locator("#metric-auc tbody tr").count() == 2  # the two metrics these samples carry
+        assert "classifier entropy" in page.locator("#metrics-not-stored").inner_text()
         assert page.locator("#metric-means tbody tr").count() == 4
         gallery = page.locator("#gallery-low_active .gallery.creative img")
         assert 0 < gallery.count() <= 8
