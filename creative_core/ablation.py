@@ -35,25 +35,28 @@ from .sampling import generate
 from .schemes import check_schemes, make_scheme
 from .training import bce_floor, held_out_split, train
 
-# name -> (what it changes, random flip's parameters, low-active's parameters). "today" is the default of both.
+# name -> (what it changes, random flip's parameters, low-active's parameters). Every variant names all of its
+# choices, so a row means the same whatever the defaults; "all three" is the default of both schemes.
+_RF0 = {"value": "unit_max", "candidates": "off_for_sample"}
+_LA0 = {"value": "unit_max", "candidates": "band"}
 VARIANTS: dict[str, tuple[str, dict, dict]] = {
-    "today": ("defaults: each unit's own training maximum; random flip among all units off for the sample; "
-              "low-active units whether on or off", {}, {}),
+    "original": ("the first choices: each unit's own training maximum; random flip among all units off for the "
+                 "sample; low-active units whether on or off", _RF0, _LA0),
     "value=percentile": ("value: the 99th percentile of the unit's active values",
-                         {"value": "percentile"}, {"value": "percentile"}),
+                         {**_RF0, "value": "percentile"}, {**_LA0, "value": "percentile"}),
     "value=high_level": ("value: one level for every unit, the mean maximum of the layer's top decile of units",
-                         {"value": "high_level"}, {"value": "high_level"}),
+                         {**_RF0, "value": "high_level"}, {**_LA0, "value": "high_level"}),
     "flip=fires_sometimes": ("random flip only among units off for the sample that fire at least once in training",
-                             {"candidates": "fires_sometimes"}, {}),
-    "low=must_be_off": ("low-active units must be off for the sample", {}, {"candidates": "must_be_off"}),
-    "all three": ("high_level value, flip among firing units, low-active units off",
+                             {**_RF0, "candidates": "fires_sometimes"}, _LA0),
+    "low=must_be_off": ("low-active units must be off for the sample", _RF0, {**_LA0, "candidates": "must_be_off"}),
+    "all three": ("the default: high_level value, flip among firing units, low-active units off",
                   {"value": "high_level", "candidates": "fires_sometimes"},
                   {"value": "high_level", "candidates": "must_be_off"}),
 }
 DATASET_ALIASES = {"mnist": "mnist", "fashion": "fmnist", "fmnist": "fmnist", "combined": "mnist+fmnist",
                    "mnist+fmnist": "mnist+fmnist"}
 VARIED = ("random_flip", "low_active")
-LAYER_VARIANTS = ("today", "all three")  # measured at the further layers unless told otherwise
+LAYER_VARIANTS = ("original", "all three")  # measured at the further layers unless told otherwise
 ALL_LAYERS = "all"  # as a layer: every hidden layer of the decoder
 
 
@@ -182,7 +185,7 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
 
     `optimised_samples` > 0 also measures the optimised D_r on that many samples per scheme and variant.
     The main layer is the checkpoint's profiled layer, else the decoder's 3rd hidden layer; `layers` (names,
-    indices, or "all") adds further hidden layers, each measured under `layer_variants` (default "today" and
+    indices, or "all") adds further hidden layers, each measured under `layer_variants` (default "original" and
     "all three"). `until_converged`, `patience`, `min_delta` go to train() (`epochs` is then the maximum)."""
     dataset = DATASET_ALIASES.get(dataset, dataset)
     if checkpoint and until_converged:

@@ -12,23 +12,27 @@ noisy        fraction=0.10, scale=1.0, rectify=True.
              data set): the paper says only "Gaussian noise into a fraction of neurons", and a unit's own spread
              is the natural scale that needs no per-data-set constant. (5 noised units, as in an early trial, made
              noisy decoding indistinguishable from regular.)
-random_flip  k=5, value="unit_max", fallback="median_max"; option candidates="off_for_sample".
-             Switches on k units that are off (activity == 0) for that sample, chosen uniformly at random: among
-             all the layer's units ("off_for_sample", never-firing ones included), or only among the units that
-             fire at least once on the training data ("fires_sometimes", the set low-active draws from).
-low_active   k=5, band=(1.0, 15.0), band_over="firing", value="unit_max", fallback="median_max";
-             option candidates="band".
+random_flip  k=5, value="high_level", fallback="median_max", candidates="fires_sometimes".
+             Switches on k units that are off (activity == 0) for that sample, chosen uniformly at random: only
+             among the units that fire at least once on the training data ("fires_sometimes", the population
+             low-active draws from), or among all the layer's units ("off_for_sample", never-firing ones
+             included: the first choice, kept for the ablation).
+low_active   k=5, band=(1.0, 15.0), band_over="firing", value="high_level", fallback="median_max",
+             candidates="must_be_off".
              Low-active units: percent activation between the band's percentiles (inclusive) of the layer's units
              that fire at least once (band_over="firing"; "all" takes all units, which on a trained MLP puts only
              never-firing units in the band, see DESIGN.md). One low-active unit is picked at random, then its k-1
              most correlated low-active partners (a table precomputed per unit), and all k are switched on.
-             candidates="band" takes them whether or not they are already on for the sample; "must_be_off" (the
-             paper's "'off' low-active neurons") picks the first unit among the band's units that are off for the
-             sample, and its k-1 most correlated partners among those off too (fewer, padded with -1, when the
-             sample has fewer than k band units off).
+             candidates="must_be_off" (the paper's "'off' low-active neurons") picks the first unit among the
+             band's units that are off for the sample, and its k-1 most correlated partners among those off too
+             (fewer, padded with -1, when the sample has fewer than k band units off); "band" (the first choice,
+             kept for the ablation) takes them whether or not they are already on for the sample.
 
-Options (for the ablation, python -m creative_core ablation) are accepted like parameters but are not among a
-scheme's documented defaults, so a job's stored parameters do not change; left out, they keep today's behaviour.
+How the defaults of random flip and low-active were chosen (once, for every data set, before the ablation's
+table on the 15-epoch models was measured; README "Ablation of the unstated choices"): where the paper's text
+names a choice, follow it ("'off' low-active neurons": must be off; "co-activation of highly and weakly activated
+neurons": the highly activated units' level); where it is silent, a baseline differs from the method in one
+factor only (random flip writes the same value and draws from the same population of firing units).
 
 interpolation  t="uniform".
              The paper's fifth baseline ("did not yield creative samples", result not shown): the latent of each
@@ -70,8 +74,8 @@ class Scheme:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
-    # Ablation options: accepted like parameters, but absent from `defaults` (so a job's stored parameters and the
-    # documented defaults are unchanged) and in `params` only when given; `opt(name)` reads them.
+    # Undocumented options: accepted like parameters, but absent from `defaults` (and so from a job's stored
+    # parameters) and in `params` only when given; `opt(name)` reads a parameter or an option. None at present.
     options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:
@@ -84,7 +88,7 @@ class Scheme:
         self.info: dict[str, Any] = {}
 
     def opt(self, name: str) -> Any:
-        return self.params.get(name, self.options[name])
+        return self.params[name] if name in self.params else self.options[name]
 
     # True for a scheme that needs the model's training images (bind_data) before it can run.
     needs_data: ClassVar[bool] = False
@@ -235,8 +239,8 @@ class Noisy(Scheme):
 
 class RandomFlip(Scheme):
     name = "random_flip"
-    defaults: ClassVar[dict[str, Any]] = {"k": 5, "value": "unit_max", "fallback": "median_max"}
-    options: ClassVar[dict[str, Any]] = {"candidates": "off_for_sample"}
+    defaults: ClassVar[dict[str, Any]] = {"k": 5, "value": "high_level", "fallback": "median_max",
+                                          "candidates": "fires_sometimes"}
 
     def validate(self) -> None:
         self._check_k()
@@ -270,8 +274,8 @@ class RandomFlip(Scheme):
 class LowActive(Scheme):
     name = "low_active"
     defaults: ClassVar[dict[str, Any]] = {"k": 5, "band": (1.0, 15.0), "band_over": "firing",
-                                          "value": "unit_max", "fallback": "median_max"}
-    options: ClassVar[dict[str, Any]] = {"candidates": "band"}
+                                          "value": "high_level", "fallback": "median_max",
+                                          "candidates": "must_be_off"}
 
     def validate(self) -> None:
         self._check_k()

@@ -320,12 +320,28 @@ def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
         raise
 
 
+# What random flip and low-active did before `candidates` was one of their parameters (then an option, absent
+# from the parameters a job stored): a job measured then is made again as it was measured.
+PARAMETERS_BEFORE_STORED = {"random_flip": {"candidates": "off_for_sample"}, "low_active": {"candidates": "band"}}
+
+
+def measured_scheme(job: GenerationJob, name: str):
+    """The scheme exactly as the job measured it: the parameters it resolved when it ran (its summary), so that
+    changing a library default never changes the images of a job already measured; a job not run yet, its own."""
+    import creative_core as cc
+
+    resolved = ((job.summary or {}).get(name) or {}).get("params") if job.results else None
+    if resolved is None:
+        return cc.make_scheme(name, **(job.schemes.get(name) or {}))
+    return cc.make_scheme(name, **{**PARAMETERS_BEFORE_STORED.get(name, {}), **resolved})
+
+
 def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterable[int], device: str):
     """{index: image} for the given samples: generation is deterministic per (seed, index), so a pooled image is
     made again rather than stored for all samples. Consecutive indices go in one call."""
     import creative_core as cc
 
-    sch = cc.make_scheme(scheme, **(job.schemes.get(scheme) or {}))
+    sch = measured_scheme(job, scheme)
     idx = sorted(set(int(i) for i in indices))
     images: dict[int, Any] = {}
     run_start = 0

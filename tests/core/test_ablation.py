@@ -97,14 +97,14 @@ def test_random_flip_fires_sometimes_never_picks_a_never_firing_unit():
     prof = _toy_profile()
     h = torch.zeros(300, 20)
     h[:, 10:14] = 1.0  # on for every sample
-    scheme = cc.make_scheme("random_flip", k=5, candidates="fires_sometimes")
+    scheme = cc.make_scheme("random_flip", k=5, value="unit_max", candidates="fires_sometimes")
     out, units, _ = _flip(h, scheme, prof)
     u = units.numpy()
     assert u.shape == (300, 5) and (u >= 5).all() and not np.isin(u, [10, 11, 12, 13]).any()
     assert all(len(set(r)) == 5 for r in u)
     np.testing.assert_allclose(out.numpy()[np.arange(300)[:, None], u], prof.max[u])
-    # today's candidate set does pick never-firing units
-    _out, today, _ = _flip(h, cc.make_scheme("random_flip", k=5), prof)
+    # the first choice's candidate set does pick never-firing units
+    _out, today, _ = _flip(h, cc.make_scheme("random_flip", k=5, candidates="off_for_sample"), prof)
     assert (today.numpy() < 5).any()
     # with only 11 firing units off, k=12 cannot be filled: padded with -1, never a never-firing unit
     _out, few, _ = _flip(h, cc.make_scheme("random_flip", k=12, candidates="fires_sometimes"), prof)
@@ -133,8 +133,8 @@ def test_low_active_must_be_off_never_picks_an_already_on_unit(tiny, tiny_profil
     off0 = [x for x in scheme.low.tolist() if before[0, x] == 0 and x != r0[0]]
     corr = tiny_profile.corr[r0[0], off0]
     assert set(r0[1:]) == set(np.asarray(off0)[np.argsort(-corr, kind="stable")[:4]])
-    # today's behaviour does switch on band units that were already on (the sample of the layer is large enough)
-    today = cc.make_scheme("low_active")
+    # the first choice does switch on band units that were already on (the sample of the layer is large enough)
+    today = cc.make_scheme("low_active", candidates="band")
     today.prepare(tiny_profile, torch.device("cpu"))
     _o, tu, _ = today.apply(before.clone(), torch.arange(N), 0)
     assert (before.numpy()[rows, tu.numpy()] > 0).any()
@@ -164,8 +164,8 @@ def test_the_options_are_validated_and_leave_the_defaults_alone():
         cc.make_scheme("low_active", value="p99")
     with pytest.raises(ValueError, match="unknown parameter 'candidates'"):
         cc.make_scheme("noisy", candidates="band")
-    assert "candidates" not in cc.scheme_defaults("random_flip")
-    assert "candidates" not in cc.make_scheme("low_active").params
+    assert cc.scheme_defaults("random_flip")["candidates"] == "fires_sometimes"
+    assert cc.make_scheme("low_active").params["candidates"] == "must_be_off"
     assert cc.make_scheme("random_flip", candidates="fires_sometimes").params["candidates"] == "fires_sometimes"
 
 
@@ -180,7 +180,7 @@ def test_the_ablation_command_prints_a_row_per_variant(data_root, tmp_path, caps
     assert [line.split(" | ")[1] for line in table[2:]] == list(VARIANTS)
     assert all(line.startswith("| decoder.act3 (1,000) |") for line in table[2:])
     assert all(line.count("±") == 8 for line in table[2:])  # 4 schemes x (amortised, optimised)
-    assert "train (1 epochs)" in printed and "today / low_active: 20 samples + amortised D_r" in printed
+    assert "train (1 epochs)" in printed and "original / low_active: 20 samples + amortised D_r" in printed
     rows = list(csv.DictReader(open(out / "ablation.csv")))
     assert len(rows) == 4 * len(VARIANTS)
     ratios = [float(r["ratio_low_active_regular"]) for r in rows if r["scheme"] == "low_active"]
@@ -192,22 +192,22 @@ def test_the_ablation_command_prints_a_row_per_variant(data_root, tmp_path, caps
     assert main(["ablation", "--dataset", "fashion", "--checkpoint", str(out / "model.pt"), "--samples", "10",
                  "--variant", "value=high_level", "--out", str(tmp_path / "ab2"), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "| value=high_level |" in printed and "| today |" not in printed
+    assert "| value=high_level |" in printed and "| original |" not in printed
 
 
 def test_the_ablation_measures_lower_layers_and_states_the_models_quality(data_root, tmp_path, capsys):
     out = tmp_path / "ab"
     assert main(["ablation", "--dataset", "mnist", "--until-converged", "--max-epochs", "4", "--patience", "1",
-                 "--min-delta", "1e9", "--limit", "300", "--samples", "20", "--variant", "today", "--variant",
+                 "--min-delta", "1e9", "--limit", "300", "--samples", "20", "--variant", "original", "--variant",
                  "low=must_be_off", "--layer", "all", "--out", str(out), "--quiet", "--root", str(data_root),
                  "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     rows = list(csv.DictReader(open(out / "ablation.csv")))
     groups = list(dict.fromkeys((r["layer"], r["units"], r["variant"]) for r in rows))
     # the main layer under the chosen variants, then each lower layer under the default pair of variants
-    assert groups == [("decoder.act3", "1000", "today"), ("decoder.act3", "1000", "low=must_be_off"),
-                      ("decoder.act1", "250", "today"), ("decoder.act1", "250", "all three"),
-                      ("decoder.act2", "500", "today"), ("decoder.act2", "500", "all three")]
+    assert groups == [("decoder.act3", "1000", "original"), ("decoder.act3", "1000", "low=must_be_off"),
+                      ("decoder.act1", "250", "original"), ("decoder.act1", "250", "all three"),
+                      ("decoder.act2", "500", "original"), ("decoder.act2", "500", "all three")]
     assert len(rows) == 4 * len(groups)
     dr = lambda scheme, layer: {float(r["dr_amortised_mean"]) for r in rows  # noqa: E731
                                 if r["scheme"] == scheme and r["layer"] == layer}
@@ -250,7 +250,7 @@ def test_a_layer_too_small_for_k_is_refused_before_any_sample(data_root, tmp_pat
     model = cc.MLPVAE(hidden=(400, 300, 4))  # decoder: 4, 300, 400 units
     path = tmp_path / "small.pt"
     cc.save_checkpoint(path, model, {"dataset": "mnist", "limit": 300, "epochs": 0})
-    with pytest.raises(ValueError, match=r"layer 'decoder.act1' \(4 units\) is too small for variant 'today': "
+    with pytest.raises(ValueError, match=r"layer 'decoder.act1' \(4 units\) is too small for variant 'original': "
                                          r"random_flip: .*'k'.* is 5, but the layer has 4 units"):
         ablation("mnist", checkpoint=path, layers=[0], samples=10, root=data_root, limit=300, out=tmp_path / "ab",
                  progress=False, device="cpu")

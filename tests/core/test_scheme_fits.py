@@ -28,7 +28,11 @@ def test_without_a_profile_it_still_bounds_k_by_the_layer():
 def test_it_refuses_random_flip_switching_on_more_than_the_layer(tiny_profile):
     problems = cc.check_schemes({"random_flip": {"k": 1_000_000_000}}, 1000, tiny_profile)
     assert "at most 1,000" in problems["random_flip"]
-    assert cc.check_schemes({"random_flip": {"k": 1000}}, 1000, tiny_profile) == {}
+    among_all = {"k": 1000, "candidates": "off_for_sample"}
+    assert cc.check_schemes({"random_flip": among_all}, 1000, tiny_profile) == {}
+    # by default it draws from the units that fire: no more than those
+    firing = int((tiny_profile.max > 0).sum())
+    assert f"at most {firing:,}" in cc.check_schemes({"random_flip": {"k": 1000}}, 1000, tiny_profile)["random_flip"]
 
 
 @pytest.mark.parametrize("fraction", [0, -0.1, 1.5])

@@ -25,9 +25,10 @@ def test_regular_changes_nothing(tiny, tiny_profile):
 
 
 def test_low_active_switches_on_exactly_k_units_in_the_band_at_their_max(tiny, tiny_profile):
-    scheme = cc.make_scheme("low_active")
+    scheme = cc.make_scheme("low_active", value="unit_max", candidates="band")  # the first choices
     before, after = layer_io(tiny.model, _z(tiny.model), scheme, tiny_profile)
-    s = cc.generate(tiny.model, tiny_profile, "low_active", N, seed=0, progress=False)
+    s = cc.generate(tiny.model, tiny_profile, cc.make_scheme("low_active", value="unit_max", candidates="band"), N,
+                    seed=0, progress=False)
     pa = tiny_profile.percent_active
     firing = pa[pa > 0]
     lo, hi = np.percentile(firing, [1, 15])
@@ -56,7 +57,7 @@ def test_low_active_band_over_all_units_is_a_parameter(tiny, tiny_profile):
 
 
 def test_random_flip_picks_only_units_that_were_off(tiny, tiny_profile):
-    scheme = cc.make_scheme("random_flip", k=7)
+    scheme = cc.make_scheme("random_flip", k=7, value="unit_max", candidates="off_for_sample")  # the first choices
     before, after = layer_io(tiny.model, _z(tiny.model), scheme, tiny_profile)
     s = cc.generate(tiny.model, tiny_profile, scheme, N, seed=0, progress=False)
     units = s.units.numpy()
@@ -128,7 +129,16 @@ def test_make_scheme_rejects_unknown_parameters():
 
 def test_scheme_defaults_are_the_documented_ones():
     assert cc.scheme_defaults("low_active") == {"k": 5, "band": (1.0, 15.0), "band_over": "firing",
-                                                "value": "unit_max", "fallback": "median_max"}
+                                                "value": "high_level", "fallback": "median_max",
+                                                "candidates": "must_be_off"}
+    assert cc.scheme_defaults("random_flip") == {"k": 5, "value": "high_level", "fallback": "median_max",
+                                                 "candidates": "fires_sometimes"}
+    # the variant the ablation calls "all three" is the default of both schemes
+    from creative_core.ablation import VARIANTS
+
+    _what, flip, low = VARIANTS["all three"]
+    assert {**cc.scheme_defaults("random_flip"), **flip} == cc.scheme_defaults("random_flip")
+    assert {**cc.scheme_defaults("low_active"), **low} == cc.scheme_defaults("low_active")
     assert cc.scheme_defaults("noisy") == {"fraction": 0.10, "scale": 1.0, "rectify": True}
     assert cc.scheme_defaults("regular") == {}
     assert cc.make_scheme("random_flip", k=3).params["k"] == 3
@@ -181,3 +191,25 @@ def test_interpolation_is_a_named_baseline_not_a_default_scheme():
     assert cc.scheme_defaults("interpolation") == {"t": "uniform"}
     with pytest.raises(ValueError, match="'t'"):
         cc.make_scheme("interpolation", t=1.5)
+
+
+def test_by_default_both_switching_schemes_write_the_layers_high_level_into_units_that_were_off(tiny, tiny_profile):
+    """The chosen defaults: one level (the highly activated units') for both; only units off for the sample; random
+    flip only among units that fire in training."""
+    from creative_core.schemes import high_level
+
+    level = high_level(tiny_profile)
+    firing = set(np.flatnonzero(tiny_profile.max > 0).tolist())
+    for name in ("low_active", "random_flip"):
+        z = _z(tiny.model)
+        before, after = layer_io(tiny.model, z, cc.make_scheme(name), tiny_profile)
+        scheme = cc.make_scheme(name)
+        scheme.prepare(tiny_profile, torch.device("cpu"))
+        _out, units, _ = scheme.apply(before.clone(), torch.arange(N), 0)
+        u = units.numpy()
+        valid = u >= 0
+        rows = np.broadcast_to(np.arange(N)[:, None], u.shape)
+        assert valid.mean() > 0.9, name
+        assert (before.numpy()[rows[valid], u[valid]] == 0).all(), name  # off for the sample
+        np.testing.assert_allclose(after.numpy()[rows[valid], u[valid]], level, rtol=1e-6)
+        assert set(u[valid].tolist()) <= firing, name
