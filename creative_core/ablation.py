@@ -179,6 +179,7 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
              batch_size: int = 1000, steps: int = 200, lr: float = 0.05, tol: float = 1e-4, limit: int | None = None,
              layers: list[str | int] | None = None, layer_variants: list[str] | None = None,
              until_converged: bool = False, patience: int = 5, min_delta: float = 0.1,
+             early_exit: bool = False, check_every: int = 1,
              progress: bool = True, log: Callable[[str], None] | None = None) -> list[dict]:
     """Train (or load) a model on `dataset`, then measure every variant; writes out/ablation.csv and out/table.md
     (and out/model.pt when it trains) and returns the rows (one per layer, variant and scheme).
@@ -186,7 +187,8 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
     `optimised_samples` > 0 also measures the optimised D_r on that many samples per scheme and variant.
     The main layer is the checkpoint's profiled layer, else the decoder's 3rd hidden layer; `layers` (names,
     indices, or "all") adds further hidden layers, each measured under `layer_variants` (default "original" and
-    "all three"). `until_converged`, `patience`, `min_delta` go to train() (`epochs` is then the maximum)."""
+    "all three"). `until_converged`, `patience`, `min_delta` go to train() (`epochs` is then the maximum);
+    `early_exit` and `check_every` to dr_optimised."""
     dataset = DATASET_ALIASES.get(dataset, dataset)
     if checkpoint and until_converged:
         raise ValueError("until_converged trains a model; leave out the checkpoint")
@@ -245,12 +247,14 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
         row = {"dataset": dataset, "layer": p.layer, "units": p.n_units, "variant": variant, "scheme": name,
                "params": " ".join(f"{k}={v}" for k, v in params.items()), "n_amortised": samples,
                "dr_amortised_mean": am, "dr_amortised_sem": asem, "n_optimised": opt_n,
-               "dr_optimised_mean": None, "dr_optimised_sem": None}
+               "dr_optimised_mean": None, "dr_optimised_sem": None, "optimised_converged": None,
+               "optimised_steps": steps if opt_n else None, "optimised_early_exit": early_exit if opt_n else None}
         stage(f"{label}: {samples} samples + amortised D_r")
         if opt_n > 0:
             opt = dr_optimised(model, s.images[:opt_n], steps=steps, lr=lr, tol=tol, batch_size=batch_size,
-                               progress=progress)
+                               progress=progress, early_exit=early_exit, check_every=check_every)
             row["dr_optimised_mean"], row["dr_optimised_sem"] = _mean_sem(opt.values)
+            row["optimised_converged"] = float(opt.converged.float().mean())
             stage(f"{label}: optimised D_r of {opt_n}")
         return row
 

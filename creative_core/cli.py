@@ -162,6 +162,7 @@ def cmd_ablation(a: argparse.Namespace) -> None:
                     optimised_samples=a.optimised_samples, seed=a.seed, out=out, root=a.root, device=a.device,
                     batch_size=a.batch_size, steps=a.steps, tol=a.tol, limit=a.limit, progress=not a.quiet,
                     layers=[_layer(v) for v in a.layer or []], layer_variants=a.layer_variant,
+                    early_exit=a.early_exit, check_every=a.check_every,
                     log=lambda line: print(line, flush=True), **_length(a))
     print((out / "table.md").read_text())
     for name in dict.fromkeys(r["variant"] for r in rows):
@@ -298,6 +299,9 @@ def parser() -> argparse.ArgumentParser:
                     help="samples per scheme and variant for the optimised D_r (default 0: amortised only)")
     ab.add_argument("--steps", type=int, default=200)
     ab.add_argument("--tol", type=float, default=1e-4)
+    ab.add_argument("--early-exit", action="store_true",
+                    help="optimised D_r: a converged sample stops being optimised (faster; see dr_optimised)")
+    ab.add_argument("--check-every", type=int, default=1, help="optimised D_r: steps between convergence checks")
     ab.add_argument("--seed", type=int, default=0)
     ab.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
     ab.add_argument("--out", help="output folder (default runs/ablation-DATASET)")

@@ -190,9 +190,14 @@ def test_the_ablation_command_prints_a_row_per_variant(data_root, tmp_path, caps
     assert len(set(regular.values())) == 1  # regular does not depend on the variant
     assert (out / "table.md").read_text().startswith("D_r on mnist")
     assert main(["ablation", "--dataset", "fashion", "--checkpoint", str(out / "model.pt"), "--samples", "10",
-                 "--variant", "value=high_level", "--out", str(tmp_path / "ab2"), "--quiet"]) == 0
+                 "--variant", "value=high_level", "--out", str(tmp_path / "ab2"), "--quiet",
+                 "--optimised-samples", "10", "--steps", "40", "--tol", "1e9", "--early-exit"]) == 0
     printed = capsys.readouterr().out
     assert "| value=high_level |" in printed and "| original |" not in printed
+    # how the optimised D_r was run is on every row: early exit, steps, the share converged (all, at tol 1e9)
+    early = list(csv.DictReader(open(tmp_path / "ab2" / "ablation.csv")))
+    assert [(r["optimised_early_exit"], r["optimised_steps"], r["optimised_converged"]) for r in early] == [
+        ("True", "40", "1.0")] * 4
 
 
 def test_the_ablation_measures_lower_layers_and_states_the_models_quality(data_root, tmp_path, capsys):
