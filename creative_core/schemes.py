@@ -146,7 +146,9 @@ class Scheme:
         elif v == "layer_max":
             vals = np.full(profile.n_units, float(profile.max.max()))
         elif v == "high_level":
-            vals = np.full(profile.n_units, high_level(profile))
+            level = high_level(profile)
+            self.info["high_level"] = level  # the one level written, stored with the results
+            vals = np.full(profile.n_units, level)
         else:
             vals = np.full(profile.n_units, float(v))
         fb = self.params["fallback"]

@@ -89,6 +89,9 @@ def test_value_high_level_writes_one_level_into_every_switched_on_unit(tiny, tin
         before, after = layer_io(tiny.model, _z(tiny.model), cc.make_scheme(name, value="high_level"), tiny_profile)
         written = after[after != before].numpy()
         assert len(written) > N and np.allclose(written, level)
+        scheme = cc.make_scheme(name, value="high_level")
+        scheme.prepare(tiny_profile, torch.device("cpu"))
+        assert scheme.info["high_level"] == pytest.approx(level)  # stored with the results
     # on known maxima: units 5..19 have maxima 1..15, the top decile is {14, 15}
     assert high_level(_toy_profile()) == pytest.approx(14.5)
 
