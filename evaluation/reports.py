@@ -188,6 +188,8 @@ class MetricAUC:
     n_positive: int
     auc: float | None
     interval: Interval | None  # two-way bootstrap (annotators and images): the consensus is redrawn in each resample
+    why_none: str = ""  # when auc is None: why there is none
+
 
 
 @dataclass
@@ -431,10 +433,16 @@ def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray],
         use = (labels != stats.NO_CONSENSUS) & np.isfinite(values)
         for target, target_name, classes in AUC_TARGETS:
             positive = np.isin(labels[use], classes)
+            constant = len(np.unique(values[use])) == 1
+            both = 0 < positive.sum() < len(positive)
+            # A metric with one value for every image tells nothing apart: no AUC (0.5 would read as "chance").
+            auc = stats.auc(values[use], positive) if both and not constant else None
             out.append(MetricAUC(
                 metric=name, metric_name=names[name], target=target, target_name=target_name,
-                n_images=int(use.sum()), n_positive=int(positive.sum()), auc=stats.auc(values[use], positive),
-                interval=intervals.get((name, target)),
+                n_images=int(use.sum()), n_positive=int(positive.sum()), auc=auc,
+                interval=intervals.get((name, target)) if auc is not None else None,
+                why_none="" if auc is not None else "needs both classes" if not both else
+                f"the same value ({float(values[use][0]):g}) for every image",
             ))
     return out
 

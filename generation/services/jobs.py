@@ -157,9 +157,10 @@ def _run(job: GenerationJob) -> None:
     if problems:  # refused by the form too; this catches jobs made by scripts
         raise JobError(" ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values()))
     t = time.monotonic()
+    timings["load"] = t - t0
     scorer, timings["classifier"] = scorer_for(job.trained_model, _input_shape(model), job.device)
-    timings["load"] = time.monotonic() - t0 - timings["classifier"]
-    timings["surrogates"] = time.monotonic() - t - timings["classifier"]  # the training images' features
+    # the training images and their features, for the nearest-neighbour distances (then the scoring, per batch)
+    timings["surrogates"] = time.monotonic() - t - timings["classifier"]
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
     schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
     infos: dict[str, dict] = {}

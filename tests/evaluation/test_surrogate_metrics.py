@@ -404,3 +404,17 @@ def test_anonymous_visitors_are_sent_to_login(client, built):
     campaign, _ = built
     response = client.get(reverse("evaluation:report", args=[campaign.pk]))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_a_metric_with_one_value_for_every_image_gets_no_auc_and_says_why():
+    from evaluation.reports import _metric_aucs
+
+    labels = np.array([0, 0, 1, 2, 2, 3])
+    out = {(m.metric, m.target): m for m in _metric_aucs(
+        labels, {"out_of_class_count": np.zeros(6), "nn_pixels": np.arange(6.0)}, {})}
+    flat = out[("out_of_class_count", "creative")]
+    assert flat.auc is None and flat.interval is None and flat.why_none == "the same value (0) for every image"
+    assert flat.n_images == 6 and flat.n_positive == 2
+    assert out[("nn_pixels", "creative")].auc == pytest.approx(0.0)  # the first two images score lowest
+    one_class = _metric_aucs(np.zeros(4, dtype=int), {"nn_pixels": np.arange(4.0)}, {})[0]
+    assert one_class.auc is None and one_class.why_none == "needs both classes"

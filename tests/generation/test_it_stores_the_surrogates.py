@@ -49,6 +49,8 @@ def test_a_job_measures_every_surrogate_of_every_sample(ready_model):
         assert summary["nn_pixels_mean"] == pytest.approx(float(m["nn_pixels"][rows].mean()), rel=1e-6)
         assert summary["entropy_mean"] == pytest.approx(float(m["entropy"][rows].mean()), rel=1e-6)
     assert job.timings["surrogates"] > 0 and job.timings["classifier"] == 0  # the model had its classifier
+    parts = sum(v for k, v in job.timings.items() if k != "total")
+    assert parts <= job.timings["total"] + 1e-3  # each second counted once
 
 
 def test_the_stored_scores_are_the_scorer_s_on_the_very_images(ready_model):
