@@ -430,7 +430,7 @@ SURROGATE_SHOWN = {"entropy": "Entropy (nats)", "top_probability": "Top probabil
 def _surrogate_means(job: GenerationJob) -> dict | None:
     """{"names": shown names, "rows": [(scheme, [mean or None, ...])]} from the job's summary (None before any)."""
     rows = [(scheme, [v.get(f"{name}_mean") for name in SURROGATE_FIELDS])
-            for scheme, v in (job.summary or {}).items() if isinstance(v, dict)]
+            for scheme, v in services.jobs.ordered_summary(job).items()]
     if not any(m is not None for _, means in rows for m in means):
         return None
     return {"names": [SURROGATE_SHOWN[n] for n in SURROGATE_FIELDS], "rows": rows}

@@ -358,13 +358,22 @@ def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterabl
 
 
 def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:
-    """Per scheme: n and mean D_r (amortised, optimised) over all the job's samples."""
+    """Per scheme, in the library's order: n and mean D_r (amortised, optimised) over all the job's samples."""
     return {
         scheme: {"n": v.get("n"), "dr_amortised_mean": v.get("dr_amortised_mean"),
                  "dr_optimised_mean": v.get("dr_optimised_mean")}
-        for scheme, v in (job.summary or {}).items()
-        if isinstance(v, dict) and "dr_amortised_mean" in v
+        for scheme, v in ordered_summary(job).items()
+        if "dr_amortised_mean" in v
     }
+
+
+def ordered_summary(job: GenerationJob) -> dict[str, dict]:
+    """The job's per-scheme summary in the library's order of schemes (the database keeps JSON keys in its own)."""
+    import creative_core as cc
+
+    summary = {k: v for k, v in (job.summary or {}).items() if isinstance(v, dict)}
+    rank = {name: i for i, name in enumerate(cc.ALL_SCHEME_NAMES)}
+    return {k: summary[k] for k in sorted(summary, key=lambda k: (rank.get(k, len(rank)), k))}
 
 
 # --- researchers' views of a job -------------------------------------------------------------------------

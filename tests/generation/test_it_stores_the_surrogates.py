@@ -125,5 +125,10 @@ def test_the_job_page_shows_the_means_per_scheme_and_the_classifier(ready_model,
     assert 'id="surrogate-means"' in page and "Nearest training image (pixels)" in page
     assert f"{job.summary['low_active']['nn_pixels_mean']:.3f}" in page
     assert "mnist+fmnist" in page
+    import re
+
+    table = re.search(r'<table id="surrogate-means">(.*?)</table>', page, re.S).group(1)
+    shown = re.findall(r"<tr><td>(\w+)</td>", table)
+    assert shown == ["regular", "noisy", "random_flip", "low_active"]  # the library's order, whatever the JSON's
     model_page = rita.get(f"/admin/generation/trainedmodel/{ready_model.pk}/change/").content.decode()
     assert "test accuracy" in model_page and ready_model.classifier.name in model_page
