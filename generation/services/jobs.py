@@ -26,7 +26,7 @@ from ..models import (
     scheme_problem,
 )
 from .common import JobError, Stopped, batch_size, message_of, pick_device, pool_reserve
-from .results import Results
+from .results import Results, measured_fields
 from .rows import beat, claim, fail, requeue, send
 from .surrogates import scorer_for
 
@@ -158,7 +158,7 @@ def _run(job: GenerationJob) -> None:
         raise JobError(" ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values()))
     t = time.monotonic()
     timings["load"] = t - t0
-    scorer, timings["classifier"] = scorer_for(job.trained_model, _input_shape(model), job.device)
+    scorer, timings["classifier"] = scorer_for(job.trained_model, list(model.input_shape), job.device)
     # the training images and their features, for the nearest-neighbour distances (then the scoring, per batch)
     timings["surrogates"] = time.monotonic() - t - timings["classifier"]
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
@@ -207,8 +207,8 @@ def _run(job: GenerationJob) -> None:
                 reserve[s_i].append(kept.numpy())
             if job.write_all_images:
                 entries += [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
-                             "noise_seed": noise[i], "z": z[i], "dra": dra[i], "dro": dro[i], "conv": conv[i],
-                             "metrics": {k: v[i] for k, v in scores.items()}}
+                             "noise_seed": noise[i], "z": z[i],
+                             "fields": measured_fields(dra[i], dro[i], conv[i], {k: v[i] for k, v in scores.items()})}
                             for i in range(count)]
             done += count
             beat(job, 0.99 * done / total)  # also the cancellation check, between batches
@@ -264,11 +264,6 @@ def _nanmean(values: np.ndarray) -> float | None:
     return float(have.mean()) if len(have) else None
 
 
-def _input_shape(model) -> list[int]:
-    """(channels, height, width) of the model's images."""
-    return list(model.input_shape)
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -281,7 +276,7 @@ def _jsonable(value: Any) -> Any:
 
 def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
     """Rows and PNG files for these samples (any schemes); samples that have their image already are kept as they
-    are. Each entry: scheme, index, image, units, noise_seed, z, dra, dro, conv."""
+    are. Each entry: scheme, index, image, units, noise_seed, z, fields (results.measured_fields)."""
     import creative_core as cc
 
     have = {(s.scheme, s.index): s for s in Sample.objects.filter(
@@ -301,12 +296,8 @@ def _write_samples(job: GenerationJob, entries: list[dict]) -> None:
             seed = int(e["noise_seed"])
             sample.noise_seed = seed if seed >= 0 else None
             sample.z = [float(v) for v in e["z"]]
-            sample.dr_amortised = float(e["dra"])
-            dro = float(e["dro"])
-            sample.dr_optimised = None if np.isnan(dro) else dro
-            sample.dr_converged = bool(e["conv"]) if sample.dr_optimised is not None else None
-            for key, value in e.get("metrics", {}).items():
-                setattr(sample, key, None if np.isnan(value) else float(value))
+            for key, value in e["fields"].items():
+                setattr(sample, key, value)
             sample.image.name = default_storage.save(f"samples/{sample.public_id}.png",
                                                      ContentFile(cc.to_png_bytes(e["image"])))
             written.append(sample.image.name)

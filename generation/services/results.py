@@ -16,6 +16,18 @@ from .common import JobError
 METRIC_PREFIX = "metric_"
 
 
+def measured_fields(dr_amortised, dr_optimised, converged, metrics: dict) -> dict:
+    """One sample's measurements as its Sample fields: a NaN (not computed) becomes None, and so does the
+    convergence of an optimised D_r that was not computed."""
+    dro = float(dr_optimised)
+    out = {"dr_amortised": float(dr_amortised), "dr_optimised": None if np.isnan(dro) else dro,
+           "dr_converged": None if np.isnan(dro) else bool(converged)}
+    for name, value in metrics.items():
+        v = float(value)
+        out[name] = None if np.isnan(v) else v
+    return out
+
+
 @dataclass
 class Results:
     """Every sample of a job, compactly: row i is sample `index[i]` of scheme `schemes[scheme[i]]`."""
@@ -36,13 +48,8 @@ class Results:
 
     def sample_fields(self, row: int) -> dict:
         """The measurements of row `row` as a Sample's fields (None where not computed)."""
-        dro = float(self.dr_optimised[row])
-        out = {"dr_amortised": float(self.dr_amortised[row]), "dr_optimised": None if np.isnan(dro) else dro,
-               "dr_converged": None if np.isnan(dro) else bool(self.converged[row])}
-        for name, values in self.metrics.items():
-            v = float(values[row])
-            out[name] = None if np.isnan(v) else v
-        return out
+        return measured_fields(self.dr_amortised[row], self.dr_optimised[row], self.converged[row],
+                               {name: values[row] for name, values in self.metrics.items()})
 
     def save(self, name: str) -> None:
         path = Path(settings.MEDIA_ROOT) / name

@@ -43,8 +43,8 @@ def train_classifier_for(row: TrainedModel, input_shape: list[int], *, device: s
                                test_limit=row.train_limit)
     except ValueError as exc:  # e.g. an image folder with a single class: no classifier, only pixel distances
         log.info("no classifier for %s: %s", row, exc)
-        TrainedModel.objects.filter(pk=row.pk).update(metrics={**row.metrics, "classifier": {"none": str(exc)}})
         row.metrics = {**row.metrics, "classifier": {"none": str(exc)}}
+        TrainedModel.objects.filter(pk=row.pk).update(metrics=row.metrics)
         return
     name = f"classifiers/{new_public_id()}.pt"
     path = Path(settings.MEDIA_ROOT) / name
