@@ -70,20 +70,21 @@ def scorer_for(row: TrainedModel, input_shape: list[int], device: str):
     from creative_core.classifier import load_classifier
     from creative_core.datasets import training_set
 
-    trained = 0.0
-    if not row.classifier and "none" not in row.metrics.get("classifier", {}):
-        t = time.monotonic()
-        train_classifier_for(row, input_shape, device=device)
-        trained = time.monotonic() - t
     classifier = None
     if row.classifier:
         try:
             classifier = load_classifier(Path(settings.MEDIA_ROOT) / row.classifier.name, device=device).model
-        except cc.CheckpointError as exc:
-            from .common import JobError
-
-            raise JobError(f"The classifier of model {row} cannot be read ({exc}); clear its classifier field to "
-                           "train it again.") from exc
+        except cc.CheckpointError as exc:  # missing or corrupt: it is made again from the data, like a new one
+            log.warning("the classifier of %s cannot be read (%s); training a new one", row, exc)
+            TrainedModel.objects.filter(pk=row.pk, classifier=row.classifier.name).update(classifier="")
+            row.refresh_from_db(fields=["metrics", "classifier"])
+    trained = 0.0
+    if classifier is None and not row.classifier and "none" not in row.metrics.get("classifier", {}):
+        t = time.monotonic()
+        train_classifier_for(row, input_shape, device=device)
+        trained = time.monotonic() - t
+    if classifier is None and row.classifier:
+        classifier = load_classifier(Path(settings.MEDIA_ROOT) / row.classifier.name, device=device).model
     _, in_classes = cc.surrogate_recipe(row.dataset_name)
     channels, size = int(input_shape[0]), int(input_shape[-1])
     train = training_set(row.dataset_name, root=settings.DATA_ROOT, limit=row.train_limit, image_size=size,

@@ -132,3 +132,14 @@ def test_the_job_page_shows_the_means_per_scheme_and_the_classifier(ready_model,
     assert shown == ["regular", "noisy", "random_flip", "low_active"]  # the library's order, whatever the JSON's
     model_page = rita.get(f"/admin/generation/trainedmodel/{ready_model.pk}/change/").content.decode()
     assert "test accuracy" in model_page and ready_model.classifier.name in model_page
+
+
+def test_an_unreadable_classifier_is_trained_again_and_nothing_is_lost(ready_model):
+    path = Path(settings.MEDIA_ROOT) / ready_model.classifier.name
+    path.write_bytes(b"not a torch file")
+    job = run_finished_job(ready_model, n=4)
+    ready_model.refresh_from_db()
+    assert ready_model.classifier.name != path.relative_to(settings.MEDIA_ROOT).as_posix()
+    assert (Path(settings.MEDIA_ROOT) / ready_model.classifier.name).is_file()
+    assert job.timings["classifier"] > 0
+    assert np.isfinite(services.Results.load(job).metrics["entropy"]).all()
