@@ -10,6 +10,7 @@ Training runs a fixed number of epochs, or (`until_converged=True`) until the te
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,8 +113,6 @@ def log_likelihood(model: nn.Module, images: torch.Tensor, *, k: int = 100, batc
     encoder: log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x). k = 1 is the ELBO; it tightens towards log p(x) as k
     grows (the IWAE paper reports k = 5,000). Bernoulli likelihood on the pixels as given, so binarised images
     (x > 0.5) give the scale of binarised-MNIST results. Deterministic for a seed."""
-    import math
-
     dev = pick_device(device)
     model.eval().to(dev)
     g = torch.Generator(device="cpu").manual_seed(seed)
