@@ -8,7 +8,8 @@ done by creative_core. One job per module, imported one way (tasks -> services; 
 - `jobs`: check, queue and run a generation job; previews;
 - `results`: a job's results file (every sample, compactly);
 - `pools`: build a sample pool (a task with a PoolBuild row, or in this process), and the sweep;
-- `archive`: a job's zip for researchers.
+- `archive`: a job's zip for researchers;
+- `surrogates`: a model's classifier (trained after the model, or by its first job) and the scorer a job uses.
 
 Three promises hold throughout:
 
