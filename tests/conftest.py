@@ -48,6 +48,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit("The tests need PostgreSQL and Redis:\n  " + "\n  ".join(down), returncode=3)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Browser assertions wait as long as the pages' own default timeout (15 s), not Playwright's 5 s: a loaded
+    # 2-core CI machine can take longer than 5 s to answer a form post while a worker trains a model beside it.
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        return
+    expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database, plus: end stray sessions before it is dropped.

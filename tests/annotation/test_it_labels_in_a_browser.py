@@ -50,6 +50,8 @@ def test_it_labels_images_in_a_browser(page, live_server, training_folder):
     expect(page.locator("img.priming-grid")).to_be_visible(timeout=90_000)
     assert page.evaluate("document.querySelector('img.priming-grid').naturalWidth") > 0
     expect(page.get_by_text("Look closely.")).to_be_visible()
+    # Chromium moves focus to an autofocus button on its next rendering step: wait for it, then press Enter.
+    expect(page.locator("#start")).to_be_focused()
     page.keyboard.press("Enter")
 
     image_requests: list[str] = []
