@@ -274,9 +274,10 @@ class Report:
         return [shown for _, shown in self.stored_metrics]
 
     @property
-    def metric_mean_rows(self) -> list[tuple[SchemeRow, list[tuple[float | None, int]]]]:
-        return [(row, [row.metric_means.get(name, (None, 0)) for name, _ in self.stored_metrics])
-                for row in self.schemes]
+    def metric_mean_rows(self) -> list[tuple[str, list[tuple[float | None, int]]]]:
+        """One row per stored metric, one (mean, images) cell per scheme: eight metrics stay readable on one screen."""
+        return [(shown, [row.metric_means.get(name, (None, 0)) for row in self.schemes])
+                for name, shown in self.stored_metrics]
 
     @property
     def auc_targets(self) -> list[str]:

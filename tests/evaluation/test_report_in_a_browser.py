@@ -96,7 +96,7 @@ def test_it_shows_the_surrogate_metrics_and_the_gallery(browser, live_server):
         page.wait_for_selector("#metric-auc")
         assert page.locator("#metric-auc tbody tr").count() == 2  # the two metrics these samples carry
         assert "classifier entropy" in page.locator("#metrics-not-stored").inner_text()
-        assert page.locator("#metric-means tbody tr").count() == 4
+        assert page.locator("#metric-means tbody tr").count() == 2 + 2  # the shares, then the two metrics
         gallery = page.locator("#gallery-low_active .gallery.creative img")
         assert 0 < gallery.count() <= 8
         page.locator("#gallery").scroll_into_view_if_needed()
@@ -113,3 +113,31 @@ def test_it_shows_the_surrogate_metrics_and_the_gallery(browser, live_server):
                 page.locator(f"#{section}").screenshot(path=os.path.join(os.environ["REPORT_SHOTS"],
                                                                          f"report-{section}-{name}.png"))
         page.close()
+
+
+def test_the_per_scheme_means_fit_a_desktop_window_with_every_metric(browser, live_server):
+    """With all eight metrics stored, the means table is read without scrolling sideways: one row per metric."""
+    from evaluation.reports import METRICS
+    from generation.models import Sample
+
+    rng = np.random.default_rng(2)
+    votes = {s: [rng.multinomial(9, p).tolist() for _ in range(6)] for s, p in TASTES.items()}
+    campaign, items = build_campaign(votes, make_annotators(9))
+    for scheme, scheme_items in items.items():
+        for item in scheme_items:
+            Sample.objects.filter(pk=item.sample_id).update(**{name: float(rng.gamma(2.0)) for name, _ in METRICS})
+    make_researcher("rita")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
+    page.fill("#id_username", "rita")
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#metric-means")
+    assert page.locator("#metric-auc tbody tr").count() == len(METRICS)
+    # Two rows of consensus shares, then one per metric; one column per scheme.
+    assert page.locator("#metric-means tbody tr").count() == 2 + len(METRICS)
+    assert page.locator("#metric-means thead th").all_inner_texts()[1:] == list(TASTES)
+    box = page.locator("#metric-means").evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+    assert box[0] <= box[1], box
+    page.close()
