@@ -36,6 +36,17 @@ def shot(page, name: str) -> None:
         page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
+def open_report(browser, live_server, campaign, viewport: dict):
+    """A page in a window of `viewport`, logged in as the researcher "rita" and on its way to the campaign's report."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
+    page.fill("#id_username", "rita")
+    page.fill("#id_password", PASSWORD)
+    page.keyboard.press("Enter")
+    return page
+
+
 def test_it_reads_the_report_on_a_desktop_and_a_phone(browser, live_server):
     rng = np.random.default_rng(0)
     votes = {s: [rng.multinomial(9, p).tolist() for _ in range(12)] for s, p in TASTES.items()}
@@ -43,12 +54,7 @@ def test_it_reads_the_report_on_a_desktop_and_a_phone(browser, live_server):
     set_report_settings(campaign, inconclusive="abstain")
     make_researcher("rita")
     for name, size in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
-        page = browser.new_page(viewport=size)
-        page.set_default_timeout(20_000)
-        page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
-        page.fill("#id_username", "rita")
-        page.fill("#id_password", PASSWORD)
-        page.keyboard.press("Enter")
+        page = open_report(browser, live_server, campaign, size)
         page.wait_for_selector("#sensitivity-table")
         # The primary analysis comes first and says it was registered; the sensitivity table is marked secondary.
         primary = page.locator("#primary").bounding_box()
@@ -87,12 +93,7 @@ def test_it_shows_the_surrogate_metrics_and_the_gallery(browser, live_server):
             sample.image.save(f"{item.public_id}.png", ContentFile(buffer.getvalue()))
     make_researcher("rita")
     for name, size in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
-        page = browser.new_page(viewport=size)
-        page.set_default_timeout(20_000)
-        page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
-        page.fill("#id_username", "rita")
-        page.fill("#id_password", PASSWORD)
-        page.keyboard.press("Enter")
+        page = open_report(browser, live_server, campaign, size)
         page.wait_for_selector("#metric-auc")
         assert page.locator("#metric-auc tbody tr").count() == 2  # the two metrics these samples carry
         assert "classifier entropy" in page.locator("#metrics-not-stored").inner_text()
@@ -127,12 +128,7 @@ def test_the_per_scheme_means_fit_a_desktop_window_with_every_metric(browser, li
         for item in scheme_items:
             Sample.objects.filter(pk=item.sample_id).update(**{name: float(rng.gamma(2.0)) for name, _ in METRICS})
     make_researcher("rita")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(20_000)
-    page.goto(f"{live_server.url}/accounts/login/?next=/reports/{campaign.pk}/")
-    page.fill("#id_username", "rita")
-    page.fill("#id_password", PASSWORD)
-    page.keyboard.press("Enter")
+    page = open_report(browser, live_server, campaign, {"width": 1280, "height": 900})
     page.wait_for_selector("#metric-means")
     assert page.locator("#metric-auc tbody tr").count() == len(METRICS)
     # Two rows of consensus shares, then one per metric; one column per scheme.
