@@ -124,7 +124,7 @@ def test_the_per_scheme_means_fit_a_desktop_window_with_every_metric(browser, li
     rng = np.random.default_rng(2)
     votes = {s: [rng.multinomial(9, p).tolist() for _ in range(6)] for s, p in TASTES.items()}
     campaign, items = build_campaign(votes, make_annotators(9))
-    for scheme, scheme_items in items.items():
+    for scheme_items in items.values():
         for item in scheme_items:
             Sample.objects.filter(pk=item.sample_id).update(**{name: float(rng.gamma(2.0)) for name, _ in METRICS})
     make_researcher("rita")
