@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from evaluation.stats import fleiss_kappa, krippendorff_alpha
+from evaluation.stats import NO_CONSENSUS, fleiss_kappa, krippendorff_alpha
+from tests.evaluation.by_hand import resampled_consensus
 
 
 def fleiss_by_hand(table: np.ndarray) -> float:
@@ -119,15 +120,10 @@ def test_it_bootstraps_annotators_and_images_together():
     v = rng.multinomial(n_annot, np.full(n_annot, 1 / n_annot))
     got = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, weights=(w[None], v[None]), **kwargs)
     counts, n_cons, n_all = np.zeros(4), 0, 0
-    for i in range(n_items):
-        votes = np.zeros(4)
-        for a, lab in zip(annotators[items == i], labels[items == i], strict=True):
-            votes[lab] += v[a]
-        reach = [k for k in range(4) if votes[k] > 0 and votes[k] * 9 >= 3 * votes.sum()]
-        top = [k for k in reach if votes[k] == max(votes[r] for r in reach)]
+    for i, decided in enumerate(resampled_consensus(items, annotators, labels, n_items, v)):
         n_all += w[i]
-        if len(top) == 1:
-            counts[top[0]] += w[i]
+        if decided != NO_CONSENSUS:
+            counts[decided] += w[i]
             n_cons += w[i]
     assert got.groups["all"].fractions[0].low == pytest.approx(counts[0] / n_cons)
     assert got.groups["all"].no_consensus.low == pytest.approx(1 - n_cons / n_all)

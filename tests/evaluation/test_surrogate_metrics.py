@@ -16,6 +16,7 @@ from evaluation.csv_export import unquote
 from evaluation.reports import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, GALLERY_SIZE, METRICS, build_report
 from generation.models import Sample
 from tests.evaluation.builders import build_campaign, make_annotators
+from tests.evaluation.by_hand import resampled_consensus
 from tests.factories import PASSWORD
 
 
@@ -113,20 +114,6 @@ def test_two_way_auc_with_every_weight_one_is_the_observed_auc():
             expected = stats.auc(values[use], np.isin(observed[use], classes))
             assert expected is not None and 0 < expected < 1
             assert got[(metric, target)] == expected  # exactly: the same sums in another order
-
-
-def resampled_consensus(items, annotators, labels, n_items, v) -> list[int]:
-    """Each image's consensus from the votes written out one by one (annotator a's vote counts v[a] times; the
-    threshold stays a third of the votes; plurality among the labels reaching it, a tie for the most gives none)."""
-    out = []
-    for i in range(n_items):
-        votes = np.zeros(4)
-        for a, lab in zip(annotators[items == i], labels[items == i], strict=True):
-            votes[lab] += v[a]
-        reach = [k for k in range(4) if votes[k] > 0 and votes[k] * 9 >= 3 * votes.sum()]
-        top = [k for k in reach if votes[k] == max(votes[r] for r in reach)]
-        out.append(top[0] if len(top) == 1 else stats.NO_CONSENSUS)
-    return out
 
 
 def weighted_auc_by_hand(scores, decided, w, classes) -> float | None:
