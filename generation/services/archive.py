@@ -7,18 +7,17 @@ import io
 import zipfile
 from typing import IO
 
-import numpy as np
-
-from ..models import SURROGATE_FIELDS, GenerationJob
+from ..models import MEASURED_FIELDS, GenerationJob
 from .results import Results
 
-CSV_COLUMNS = ["scheme", "index", "public_id", "file", "units", "noise_seed", "dr_amortised", "dr_optimised",
-               "dr_converged", *SURROGATE_FIELDS, "z"]
+CSV_COLUMNS = ["scheme", "index", "public_id", "file", "units", "noise_seed", *MEASURED_FIELDS, "z"]
 
 
-def _number(value) -> str:
-    v = float(value)
-    return "" if np.isnan(v) else f"{v:.6g}"
+def _cell(value: float | bool | None) -> str | int:
+    """A measurement as the CSV shows it: empty when not computed, 0/1 for a flag, 6 significant digits."""
+    if value is None:
+        return ""
+    return int(value) if isinstance(value, bool) else f"{value:.6g}"
 
 
 def readme(job: GenerationJob, *, n_samples: int, n_images: int) -> str:
@@ -67,15 +66,13 @@ def write_archive(job: GenerationJob, out: IO[bytes]) -> None:
         for i in range(len(results.index)):
             scheme, index = results.schemes[results.scheme[i]], int(results.index[i])
             sample = written.get((scheme, index))
-            dro = float(results.dr_optimised[i])
+            fields = results.sample_fields(i)
             writer.writerow([
                 scheme, index, sample.public_id if sample else "",
                 f"images/{sample.public_id}.png" if sample else "",
                 " ".join(str(int(u)) for u in results.units[i] if u >= 0),
                 int(results.noise_seed[i]) if results.noise_seed[i] >= 0 else "",
-                f"{float(results.dr_amortised[i]):.6g}", "" if np.isnan(dro) else f"{dro:.6g}",
-                "" if np.isnan(dro) else int(bool(results.converged[i])),
-                *[_number(results.metrics[name][i]) if name in results.metrics else "" for name in SURROGATE_FIELDS],
+                *[_cell(fields.get(name)) for name in MEASURED_FIELDS],
                 " ".join(f"{float(v):.6g}" for v in results.z[i]),
             ])
         zf.writestr("samples.csv", text.getvalue())

@@ -70,10 +70,13 @@ def scorer_for(row: TrainedModel, input_shape: list[int], device: str):
     from creative_core.classifier import load_classifier
     from creative_core.datasets import training_set
 
+    def stored():
+        return load_classifier(Path(settings.MEDIA_ROOT) / row.classifier.name, device=device).model
+
     classifier = None
     if row.classifier:
         try:
-            classifier = load_classifier(Path(settings.MEDIA_ROOT) / row.classifier.name, device=device).model
+            classifier = stored()
         except cc.CheckpointError as exc:  # missing or corrupt: it is made again from the data, like a new one
             log.warning("the classifier of %s cannot be read (%s); training a new one", row, exc)
             TrainedModel.objects.filter(pk=row.pk, classifier=row.classifier.name).update(classifier="")
@@ -83,8 +86,8 @@ def scorer_for(row: TrainedModel, input_shape: list[int], device: str):
         t = time.monotonic()
         train_classifier_for(row, input_shape, device=device)
         trained = time.monotonic() - t
-    if classifier is None and row.classifier:
-        classifier = load_classifier(Path(settings.MEDIA_ROOT) / row.classifier.name, device=device).model
+    if classifier is None and row.classifier:  # the one trained now, or another worker's stored meanwhile
+        classifier = stored()
     _, in_classes = cc.surrogate_recipe(row.dataset_name)
     channels, size = int(input_shape[0]), int(input_shape[-1])
     train = training_set(row.dataset_name, root=settings.DATA_ROOT, limit=row.train_limit, image_size=size,
