@@ -100,7 +100,9 @@ def summary_rows(report: Report) -> list[list]:
     share_tests = {t.baseline: t for t in report.share_tests}
     chance = [*report.chance.labels, report.chance.none]
     registered = report.settings.registered_at.isoformat() if report.settings.registered_at else None
-    tail = _rule(report) + [registered] + _provenance(report) + [" ".join(report.excluded)]
+    # The rule (with when it was registered), the provenance and the exclusions: the same columns on every row.
+    rest = _provenance(report) + [" ".join(report.excluded)]
+    tail = _rule(report) + [registered] + rest
     for row in [*report.schemes, report.overall]:
         f, a, boot = row.fractions, row.agreement, row.bootstrap
         out: list = ["primary", row.scheme, f.n_images, f.n_consensus, f.n_no_consensus, row.no_consensus_share,
@@ -140,21 +142,16 @@ def summary_rows(report: Report) -> list[list]:
             if share:
                 out[col["l1_share_vs_low_active_p_permutation"]] = share.p_value
                 out[col["l1_share_vs_low_active_p_holm"]] = share.p_holm
-            rule = [s.threshold, report.annotators_per_image, setting.tie_policy, setting.inconclusive,
-                    s.max_attention_fail_rate, s.min_attention_checks, registered]
-            out[col["threshold"]:col["threshold"] + len(rule)] = rule
-            out[col["campaign_id"]:col["campaign_id"] + len(PROVENANCE_HEADER)] = _provenance(report)
-            out[col["excluded_annotators"]] = " ".join(report.excluded)
+            own = [s.threshold, report.annotators_per_image, setting.tie_policy, setting.inconclusive,
+                   s.max_attention_fail_rate, s.min_attention_checks, registered, *rest]
+            out[col["threshold"]:col["threshold"] + len(own)] = own
             rows.append(out)
     for m in report.metric_aucs:
         out = [None] * width
         out[col["analysis"]], out[col["scheme"]] = "surrogate", "all"
         out[col["metric"]:col["metric"] + 7] = [m.metric, m.target, m.auc, *_interval(m.interval), m.n_images,
                                                m.n_positive]
-        rule = _rule(report) + [registered]
-        out[col["threshold"]:col["threshold"] + len(rule)] = rule
-        out[col["campaign_id"]:col["campaign_id"] + len(PROVENANCE_HEADER)] = _provenance(report)
-        out[col["excluded_annotators"]] = " ".join(report.excluded)
+        out[col["threshold"]:col["threshold"] + len(tail)] = tail
         rows.append(out)
     return rows
 

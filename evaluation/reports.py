@@ -191,7 +191,6 @@ class MetricAUC:
     why_none: str = ""  # when auc is None: why there is none
 
 
-
 @dataclass
 class GalleryImage:
     public_id: str
@@ -268,10 +267,6 @@ class Report:
     def missing_metrics(self) -> list[str]:
         stored = {name for name, _ in self.stored_metrics}
         return [shown for name, shown in METRICS if name not in stored]
-
-    @property
-    def metric_names(self) -> list[str]:
-        return [shown for _, shown in self.stored_metrics]
 
     @property
     def metric_mean_rows(self) -> list[tuple[str, list[tuple[float | None, int]]]]:

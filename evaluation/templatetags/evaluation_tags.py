@@ -3,6 +3,8 @@ from __future__ import annotations
 import math
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -71,7 +73,4 @@ def index_or_none(sequence, i: int):
 @register.filter
 def metric_name(value: str):
     """A metric's name as shown: "D_r" with its subscript."""
-    from django.utils.html import escape
-    from django.utils.safestring import mark_safe
-
     return mark_safe(escape(value).replace("D_r", "D<sub>r</sub>"))  # noqa: S308 - escaped above
