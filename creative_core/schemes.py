@@ -74,21 +74,15 @@ class Scheme:
 
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
-    # Undocumented options: accepted like parameters, but absent from `defaults` (and so from a job's stored
-    # parameters) and in `params` only when given; `opt(name)` reads a parameter or an option. None at present.
-    options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.defaults) - set(self.options))
+        unknown = sorted(set(params) - set(self.defaults))
         if unknown:
-            allowed = ", ".join([*self.defaults, *self.options]) or "none"
+            allowed = ", ".join(self.defaults) or "none"
             raise ValueError(f"unknown parameter {unknown[0]!r} for scheme {self.name!r}; allowed: {allowed}")
         self.params = {**self.defaults, **params}
         self.validate()
         self.info: dict[str, Any] = {}
-
-    def opt(self, name: str) -> Any:
-        return self.params[name] if name in self.params else self.options[name]
 
     # True for a scheme that needs the model's training images (bind_data) before it can run.
     needs_data: ClassVar[bool] = False
@@ -170,6 +164,13 @@ def high_level(profile: ActivationProfile) -> float:
     return float(m[m >= np.percentile(m, 90)].mean())
 
 
+def _pad(units: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, j) unit ids widened to (B, k) with -1 (no unit) when fewer than k could be picked."""
+    if units.shape[1] >= k:
+        return units
+    return torch.cat([units, torch.full((len(units), k - units.shape[1]), -1, dtype=torch.int64, device=units.device)], 1)
+
+
 def _check_choice(scheme: str, key: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"parameter {key!r} of scheme {scheme!r} must be one of {allowed}, got {value!r}")
@@ -246,19 +247,19 @@ class RandomFlip(Scheme):
 
     def validate(self) -> None:
         self._check_k()
-        _check_choice(self.name, "candidates", self.opt("candidates"), RANDOM_FLIP_CANDIDATES)
+        _check_choice(self.name, "candidates", self.params["candidates"], RANDOM_FLIP_CANDIDATES)
 
     def check_fits(self, n_units: int, profile: ActivationProfile | None = None) -> None:
         # Switching on every unit of the layer is no longer a "few neurons": refuse more than the layer has.
         self._check_k_fits(n_units, "the layer has")
-        if profile is not None and self.opt("candidates") == "fires_sometimes":
+        if profile is not None and self.params["candidates"] == "fires_sometimes":
             self._check_k_fits(int((profile.max > 0).sum()), f"layer {profile.layer!r} has firing")
 
     def prepare(self, profile: ActivationProfile | None, device: torch.device) -> None:
         p = _need(profile, self.name)
         self.values = self._values(p, device)
         self.never = None
-        if self.opt("candidates") == "fires_sometimes":
+        if self.params["candidates"] == "fires_sometimes":
             self.never = torch.as_tensor(~(p.max > 0), dtype=torch.bool, device=device)  # (units,)
             self.info["n_candidates"] = int((~self.never).sum())
 
@@ -281,7 +282,7 @@ class LowActive(Scheme):
 
     def validate(self) -> None:
         self._check_k()
-        _check_choice(self.name, "candidates", self.opt("candidates"), LOW_ACTIVE_CANDIDATES)
+        _check_choice(self.name, "candidates", self.params["candidates"], LOW_ACTIVE_CANDIDATES)
         band = self.params["band"]
         try:
             lo, hi = (float(b) for b in band)
@@ -317,23 +318,20 @@ class LowActive(Scheme):
         k = min(self.params["k"], len(low))
         corr = p.corr[np.ix_(low, low)].astype(np.float64)
         np.fill_diagonal(corr, np.inf)  # the picked unit itself comes first in its own row
-        order = np.argsort(-corr, axis=1, kind="stable")[:, :k]
+        order = np.argsort(-corr, axis=1, kind="stable")  # every partner in order, as positions in `low`
         self.low = torch.as_tensor(low, dtype=torch.int64, device=device)
-        self.table = self.low[torch.as_tensor(order, device=device)]  # (n_low, k) unit ids
-        if self.opt("candidates") == "must_be_off":  # every partner in order, as positions in `low`
-            self.full_order = torch.as_tensor(np.argsort(-corr, axis=1, kind="stable"), device=device)
+        self.table = self.low[torch.as_tensor(order[:, :k], device=device)]  # (n_low, k) unit ids
+        if self.params["candidates"] == "must_be_off":
+            self.full_order = torch.as_tensor(order, device=device)
         self.info.update({"band_percent_active": [float(lo), float(hi)], "n_low_active": int(len(low)),
                           "n_pool": int(pool.sum())})
 
     def apply(self, h, index, seed):
-        if self.opt("candidates") == "must_be_off":
+        if self.params["candidates"] == "must_be_off":
             return self._apply_off(h, index, seed)
         u = uniform(sample_keys(seed, STREAM_UNITS, index), 1)[:, 0]
         pick = (u * len(self.low)).long().clamp_max(len(self.low) - 1).to(self.table.device)
-        units = self.table[pick]
-        if units.shape[1] < self.params["k"]:
-            pad = torch.full((len(units), self.params["k"] - units.shape[1]), -1, dtype=torch.int64, device=units.device)
-            units = torch.cat([units, pad], 1)
+        units = _pad(self.table[pick], self.params["k"])
         return switch_on(h, units, self.values), units, None
 
     def _apply_off(self, h, index, seed):
@@ -349,10 +347,7 @@ class LowActive(Scheme):
         rank = torch.arange(n_low, 0, -1, device=h.device, dtype=torch.float32)  # earlier in the row = higher
         top = torch.where(ok, rank, 0.0).topk(min(k, n_low), dim=1)
         picked = rows.gather(1, top.indices)
-        units = torch.where(top.values > 0, low[picked], -1)
-        if units.shape[1] < k:
-            units = torch.cat([units, torch.full((len(units), k - units.shape[1]), -1, dtype=torch.int64,
-                                                 device=units.device)], 1)
+        units = _pad(torch.where(top.values > 0, low[picked], -1), k)
         return switch_on(h, units, self.values), units, None
 
 
