@@ -134,7 +134,7 @@ def log_likelihood(model: nn.Module, images: torch.Tensor, *, k: int = 100, batc
 
 
 def held_out_split(dataset: str, *, root: str | Path | None = None, limit: int | None = None, image_size: int = 64,
-               channels: int = 3) -> Dataset:
+                   channels: int = 3) -> Dataset:
     """The held-out images the test ELBO is computed on: the data set's test split, limit // 6 of them under a
     training `limit` (the usual train/test proportion of MNIST)."""
     return load_dataset(dataset, train=False, root=root, limit=None if limit is None else max(limit // 6, 1),
