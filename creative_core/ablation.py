@@ -252,7 +252,7 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
         stage(f"{label}: {samples} samples + amortised D_r")
         if opt_n > 0:
             opt = dr_optimised(model, s.images[:opt_n], steps=steps, lr=lr, tol=tol, batch_size=batch_size,
-                               progress=progress, early_exit=early_exit, check_every=check_every)
+                               progress=progress, early_exit=early_exit, check_every=check_every, starts=[s.z[:opt_n]])
             row["dr_optimised_mean"], row["dr_optimised_sem"] = _mean_sem(opt.values)
             row["optimised_converged"] = float(opt.converged.float().mean())
             stage(f"{label}: optimised D_r of {opt_n}")

@@ -122,7 +122,7 @@ def cmd_measure(a: argparse.Namespace) -> None:
     res = {"scheme": blob.get("scheme"), "n": len(images), "dr_amortised_mean": float(amort.mean())}
     if n_opt > 0:
         opt = dr_optimised(ck.model, images[:n_opt], steps=a.steps, lr=a.lr, tol=a.tol, batch_size=a.batch_size,
-                           progress=not a.quiet)
+                           progress=not a.quiet, starts=[blob["z"][:n_opt]] if "z" in blob else [])
         res.update({"n_optimised": n_opt, "dr_optimised_mean": float(opt.values.mean()),
                     "converged": float(opt.converged.float().mean()), "steps": opt.steps})
     print(json.dumps(res, indent=2))

@@ -102,7 +102,7 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
         amort = dr_amortised(model, s.images, batch_size=batch_size)
         stage(f"{name}: {samples} samples + amortised D_r")
         opt = dr_optimised(model, s.images[:opt_n], steps=steps, lr=lr, tol=tol, batch_size=batch_size,
-                           progress=progress, early_exit=early_exit, check_every=check_every)
+                           progress=progress, early_exit=early_exit, check_every=check_every, starts=[s.z[:opt_n]])
         stage(f"{name}: optimised D_r of {opt_n}")
         image_grid(s.images[:100], nrow=10).save(out / f"grid_{name}.png")
         am, asem = _mean_sem(amort)
@@ -119,7 +119,7 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
         w.writerows(rows)
     params = {"library_version": __version__, "dataset": dataset, "checkpoint": str(ckpt_path), "seed": seed,
               "samples_per_scheme": samples, "limit": limit, "optimised_samples_per_scheme": opt_n,
-              "dr_optimised": {"steps": steps, "lr": lr, "tol": tol, "optimizer": "Adam, from the encoder mean",
+              "dr_optimised": {"steps": steps, "lr": lr, "tol": tol, "optimizer": "Adam, from the encoder mean and from the generating latent (best kept)",
                                "early_exit": early_exit, "check_every": check_every},
               "batch_size": batch_size, "model_meta": meta,
               "profile": {"layer": prof.layer, "n_samples": prof.n_samples, "n_units": prof.n_units,

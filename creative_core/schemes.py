@@ -20,19 +20,22 @@ random_flip  k=5, value="high_level", fallback="median_max", candidates="fires_s
 low_active   k=5, band=(1.0, 15.0), band_over="firing", value="high_level", fallback="median_max",
              candidates="must_be_off".
              Low-active units: percent activation between the band's percentiles (inclusive) of the layer's units
-             that fire at least once (band_over="firing"; "all" takes all units, which on a trained MLP puts only
-             never-firing units in the band, see DESIGN.md). One low-active unit is picked at random, then its k-1
+             that fire at least once (band_over="firing"; "all" takes all units: on a trained MLP about 30% of the
+             layer never fires, so a band over all units holds only dead units, and switching one on changes
+             nothing). One low-active unit is picked at random, then its k-1
              most correlated low-active partners (a table precomputed per unit), and all k are switched on.
              candidates="must_be_off" (the paper's "'off' low-active neurons") picks the first unit among the
              band's units that are off for the sample, and its k-1 most correlated partners among those off too
              (fewer, padded with -1, when the sample has fewer than k band units off); "band" (the first choice,
              kept for the ablation) takes them whether or not they are already on for the sample.
 
-How the defaults of random flip and low-active were chosen (once, for every data set, before the ablation's
-table on the 15-epoch models was measured; README "Ablation of the unstated choices"): where the paper's text
-names a choice, follow it ("'off' low-active neurons": must be off; "co-activation of highly and weakly activated
-neurons": the highly activated units' level); where it is silent, a baseline differs from the method in one
-factor only (random flip writes the same value and draws from the same population of firing units).
+How the defaults of random flip and low-active were chosen (once, for every data set; README "Ablation of the
+unstated choices", which also says that a first ablation run on a small model preceded the principle): where the
+paper's text names a choice, follow it ("'off' low-active neurons": must be off). The value written is not stated
+by the paper at all ("co-activation of highly and weakly activated neurons" names which units, not a value), so the
+default writes one real level of the layer, its highly activated units' mean maximum, for every unit; and a
+baseline differs from the method in one factor only (random flip writes the same level and draws from the same
+population of firing units; the paper's text-literal random flip, any unit off, is `candidates="off_for_sample"`).
 
 interpolation  t="uniform".
              The paper's fifth baseline ("did not yield creative samples", result not shown): the latent of each

@@ -185,8 +185,9 @@ def _run(job: GenerationJob) -> None:
             timings["dr_amortised"] += t2 - t1
             if job.optimise_dr:
                 beat(job)  # the optimised D_r is the longest step: a heartbeat before it too
+                # two starts: the encoder mean and the image's own generating latent (see cc.dr_optimised)
                 opt = cc.dr_optimised(model, out.images, steps=job.optimise_steps, batch_size=bs, device=job.device,
-                                      progress=False)
+                                      progress=False, starts=[out.z])
                 dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)
             else:
                 dro, conv = np.full(count, np.nan, dtype=np.float32), np.zeros(count, dtype=bool)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 import creative_core as cc
@@ -68,3 +69,23 @@ def test_early_exit_stops_converged_samples_and_keeps_their_best(tiny, tiny_prof
     assert float((fast.values - full.values).abs().max()) < 0.05  # and close to it
     am = cc.dr_amortised(tiny.model, x)
     assert (fast.values <= am + 1e-6).all()
+
+
+def test_more_starts_never_give_a_larger_distance(tiny, tiny_profile):
+    s = cc.generate(tiny.model, tiny_profile, "low_active", 24, seed=0, progress=False)
+    one = cc.dr_optimised(tiny.model, s.images, steps=20, tol=0.0, progress=False)
+    many = cc.dr_optimised(tiny.model, s.images, steps=20, tol=0.0, progress=False, starts=[s.z], random_starts=1)
+    assert (many.values <= one.values + 1e-6).all()
+    assert float(many.values.mean()) < float(one.values.mean())  # the generating latent is a better start here
+
+
+def test_the_generating_latent_finds_a_regular_samples_zero(tiny, tiny_profile):
+    s = cc.generate(tiny.model, tiny_profile, "regular", 16, seed=3, progress=False)
+    opt = cc.dr_optimised(tiny.model, s.images, steps=5, progress=False, starts=[s.z], batch_size=5)
+    assert float(opt.values.max()) <= 0.005
+
+
+def test_a_start_of_the_wrong_shape_is_refused(tiny):
+    x = torch.rand(4, 1, 28, 28)
+    with pytest.raises(ValueError, match="starting latent must have shape"):
+        cc.dr_optimised(tiny.model, x, steps=2, progress=False, starts=[torch.zeros(3, tiny.model.latent_dim)])
