@@ -1,5 +1,5 @@
 """`python -m creative_core SUBCOMMAND ...`: fetch-data, train, profile, generate, measure, train-classifier,
-reproduce, ablation."""
+reproduce, ablation, levels."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from . import fetch
+from . import levels as level_axis
 from .ablation import ALL_LAYERS, DATASET_ALIASES, LAYER_VARIANTS, VARIANTS, ablation, default_out
 from .activations import profile as run_profile
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -21,7 +22,7 @@ from .classifier import save_classifier, train_classifier
 from .errors import Cancelled, CheckpointError, DataError
 from .images import image_grid, to_png_bytes
 from .metrics import dr_amortised, dr_optimised
-from .reproduce import ALL_DATASETS, format_combined, format_table, reproduce, reproduce_all
+from .reproduce import ALL_DATASETS, PAPER_DR, format_combined, format_table, reproduce, reproduce_all
 from .sampling import generate
 from .schemes import ALL_SCHEME_NAMES, make_scheme
 from .training import train
@@ -185,6 +186,27 @@ def cmd_ablation(a: argparse.Namespace) -> None:
     print(f"took {time.time() - t0:.0f} s")
 
 
+def cmd_levels(a: argparse.Namespace) -> None:
+    t0 = time.time()
+    ck = load_checkpoint(a.checkpoint, device=a.device)
+    dataset = ck.meta.get("dataset", "")
+    prof = ck.profile
+    if prof is None:
+        prof = run_profile(ck.model, dataset, root=a.root, progress=not a.quiet, batch_size=a.batch_size)
+    out = Path(a.out or f"runs/levels-{dataset.replace('+', '-').replace(':', '-') or 'model'}")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = level_axis.level_sweep(ck.model, prof, factors=a.factor or level_axis.DEFAULT_FACTORS,
+                                  k_values=a.k or (5,), samples=a.samples, seed=a.seed, batch_size=a.batch_size,
+                                  progress=not a.quiet, log=lambda line: print(line, flush=True))
+    level_axis.write_csv(rows, out / "levels.csv")
+    table = level_axis.format_table(rows)
+    (out / "table.md").write_text(table + "\n")
+    level_axis.plot(rows, out / "levels.png", profile=prof, paper=PAPER_DR.get(dataset),
+                    title=f"{dataset}: D_r against the level written ({a.samples} samples per point)")
+    print(table)
+    print(f"wrote {out / 'levels.csv'}, {out / 'table.md'}, {out / 'levels.png'}; took {time.time() - t0:.0f} s")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m creative_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -329,6 +351,20 @@ def parser() -> argparse.ArgumentParser:
     ab.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
     ab.add_argument("--out", help="output folder (default runs/ablation-DATASET)")
     ab.set_defaults(func=cmd_ablation)
+
+    lv = sub.add_parser("levels", help="D_r of low-active and random flip against the level written (an axis: the "
+                                       "paper does not state it), with k, and the text-literal variant")
+    common(lv)
+    dev(lv)
+    lv.add_argument("--checkpoint", required=True, help="a trained model (profiled when its checkpoint is not)")
+    lv.add_argument("--factor", type=float, action="append",
+                    help="a level as a multiple of the default level high_level (repeatable; default "
+                         f"{', '.join(f'{f:g}' for f in level_axis.DEFAULT_FACTORS)})")
+    lv.add_argument("--k", type=int, action="append", help="units switched on (repeatable; default 5)")
+    lv.add_argument("--samples", type=int, default=2000, help="samples per scheme and point (the same latents)")
+    lv.add_argument("--seed", type=int, default=0)
+    lv.add_argument("--out", help="output folder (default runs/levels-DATASET)")
+    lv.set_defaults(func=cmd_levels)
     return p
 
 

@@ -1,0 +1,146 @@
+"""The level written into a switched-on unit, as an axis.
+
+The paper never states the value a switched-on unit is set to, and it moves D_r more than any other choice. So
+instead of one point, `level_sweep` measures the two switching schemes (low-active and random flip) at a range of
+levels, both writing the same level, with the same latents at every level, for one or more k. Regular and noisy
+decoding do not depend on the level: they are measured once and drawn as flat lines. Each level is given both in
+the layer's units and as a multiple of `high_level` (the default's level), and the references are marked: the
+median maximum of the firing units, `high_level` itself, and the paper's D_r for each scheme (a horizontal line:
+the paper does not say at what level it was measured, so where a curve crosses it is the level that would match,
+not a level the paper names). The text-literal variant (each unit set to its own maximum; random flip among any
+units off for the sample) is measured too, as one point per scheme off the axis.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .activations import ActivationProfile
+from .metrics import dr_amortised
+from .sampling import generate
+from .schemes import high_level, make_scheme
+
+SWITCHING = ("low_active", "random_flip")
+FLAT = ("noisy", "regular")
+DEFAULT_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+TEXT_LITERAL = {"low_active": {"value": "unit_max", "candidates": "must_be_off"},
+                "random_flip": {"value": "unit_max", "candidates": "off_for_sample"}}
+FIELDS = ("kind", "scheme", "k", "level", "level_factor", "n", "dr_amortised_mean", "dr_amortised_sem",
+          "ratio_to_regular")
+
+
+def _mean_sem(x: torch.Tensor) -> tuple[float, float]:
+    x = x.double()
+    return float(x.mean()), float(x.std() / len(x) ** 0.5) if len(x) > 1 else 0.0
+
+
+def level_sweep(model: nn.Module, profile: ActivationProfile, *, factors: Sequence[float] = DEFAULT_FACTORS,
+                k_values: Sequence[int] = (5,), samples: int = 2000, seed: int = 0, batch_size: int = 1000,
+                progress: bool = False, log: Callable[[str], None] | None = None) -> list[dict]:
+    """Rows (see FIELDS) of mean amortised D_r: `kind` is "curve" (a switching scheme at one level and k),
+    "flat" (regular, noisy) or "text_literal" (each unit's own maximum, the paper's literal random flip)."""
+    if not factors or min(factors) <= 0:
+        raise ValueError("levels must be positive multiples of the default level")
+    if not k_values or min(k_values) < 1:
+        raise ValueError("k must be at least 1")
+    base = high_level(profile)
+    if base <= 0:
+        raise ValueError(f"no unit of layer {profile.layer!r} fires on the training data: there is no level to sweep")
+
+    def measure(name: str, **params) -> tuple[int, float, float]:
+        s = generate(model, profile, make_scheme(name, **params), samples, seed=seed, batch_size=batch_size,
+                     progress=progress)
+        return len(s), *_mean_sem(dr_amortised(model, s.images, batch_size=batch_size))
+
+    rows: list[dict] = []
+
+    def add(kind: str, scheme: str, k, level, factor, measured) -> None:
+        n, mean, sem = measured
+        rows.append({"kind": kind, "scheme": scheme, "k": k, "level": level, "level_factor": factor, "n": n,
+                     "dr_amortised_mean": mean, "dr_amortised_sem": sem, "ratio_to_regular": None})
+        if log is not None:
+            where = "" if level is None else f" level {level:.3f} ({factor:g} x high_level)"
+            log(f"{scheme} k={k}{where}: D_r {mean:.3f} +- {sem:.3f}")
+
+    for name in FLAT:
+        add("flat", name, None, None, None, measure(name))
+    for k in k_values:
+        for factor in factors:
+            for name in SWITCHING:
+                add("curve", name, k, base * factor, factor, measure(name, k=k, value=base * factor))
+        for name in SWITCHING:
+            add("text_literal", name, k, None, None, measure(name, k=k, **TEXT_LITERAL[name]))
+    regular = next(r["dr_amortised_mean"] for r in rows if r["scheme"] == "regular")
+    for r in rows:
+        r["ratio_to_regular"] = r["dr_amortised_mean"] / regular if regular > 0 else None
+    return rows
+
+
+def write_csv(rows: list[dict], path: str | Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows({k: ("" if r[k] is None else r[k]) for k in FIELDS} for r in rows)
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown: one line per (k, level) with low-active, random flip and their ratios."""
+    flat = {r["scheme"]: r for r in rows if r["kind"] == "flat"}
+    lines = [f"Regular {flat['regular']['dr_amortised_mean']:.3f}, noisy {flat['noisy']['dr_amortised_mean']:.3f} "
+             "(amortised D_r; neither depends on the level)", "",
+             "| k | level written | x high_level | Low-active | Random flip | Low-active / regular | "
+             "Low-active / random flip |", "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    keys = sorted({(r["k"], r["level_factor"]) for r in rows if r["kind"] == "curve"})
+    keys += sorted({(r["k"], None) for r in rows if r["kind"] == "text_literal"})
+    for k, factor in keys:
+        kind = "curve" if factor is not None else "text_literal"
+        got = {r["scheme"]: r for r in rows if r["kind"] == kind and r["k"] == k and r["level_factor"] == factor}
+        la, rf = got["low_active"], got["random_flip"]
+        level = "each unit's own max (text-literal)" if factor is None else f"{la['level']:.3f}"
+        lines.append(f"| {k} | {level} | {'' if factor is None else f'{factor:g}'} | "
+                     f"{la['dr_amortised_mean']:.3f} ± {la['dr_amortised_sem']:.3f} | "
+                     f"{rf['dr_amortised_mean']:.3f} ± {rf['dr_amortised_sem']:.3f} | {la['ratio_to_regular']:.2f} | "
+                     f"{la['dr_amortised_mean'] / rf['dr_amortised_mean']:.2f} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], path: str | Path, *, profile: ActivationProfile,
+         paper: dict[str, float] | None = None, title: str = "") -> None:
+    """D_r against the level written, one curve per switching scheme and k, flat lines for regular and noisy,
+    the paper's values as dashed lines, the default and the median maximum as vertical marks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"low_active": "tab:red", "random_flip": "tab:blue", "noisy": "tab:green", "regular": "tab:grey"}
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for k in sorted({r["k"] for r in rows if r["kind"] == "curve"}):
+        for name in SWITCHING:
+            pts = sorted((r["level"], r["dr_amortised_mean"]) for r in rows
+                         if r["kind"] == "curve" and r["scheme"] == name and r["k"] == k)
+            ax.plot(*zip(*pts, strict=True), marker="o", color=colours[name], label=f"{name} (k={k})")
+    for r in rows:
+        if r["kind"] == "flat":
+            ax.axhline(r["dr_amortised_mean"], color=colours[r["scheme"]], lw=1, label=r["scheme"])
+    for name, value in (paper or {}).items():
+        if name in colours:
+            ax.axhline(value, color=colours[name], lw=1, ls="--", label=f"paper: {name}")
+    base = high_level(profile)
+    maxima = profile.max[profile.max > 0]
+    ax.axvline(base, color="black", lw=0.8, ls=":", label="default (high_level)")
+    if len(maxima):
+        ax.axvline(float(np.median(maxima)), color="black", lw=0.8, ls="-.", label="median max of firing units")
+    ax.set_xlabel("level written into a switched-on unit")
+    ax.set_ylabel("mean amortised D_r")
+    ax.set_title(title or "D_r against the level written (the paper does not state it)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
