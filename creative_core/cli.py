@@ -22,7 +22,16 @@ from .classifier import save_classifier, train_classifier
 from .errors import Cancelled, CheckpointError, DataError
 from .images import image_grid, to_png_bytes
 from .metrics import dr_amortised, dr_optimised
-from .reproduce import ALL_DATASETS, PAPER_DR, format_combined, format_table, reproduce, reproduce_all
+from .reproduce import (
+    ALL_DATASETS,
+    PAPER_DR,
+    format_combined,
+    format_seeds,
+    format_table,
+    reproduce,
+    reproduce_all,
+    reproduce_seeds,
+)
 from .sampling import generate
 from .schemes import ALL_SCHEME_NAMES, make_scheme
 from .training import train
@@ -160,6 +169,19 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
               "root": a.root, "device": a.device, "batch_size": a.batch_size, "steps": a.steps, "tol": a.tol,
               "limit": a.limit, "progress": not a.quiet, "early_exit": a.early_exit, "check_every": a.check_every}
     log = lambda line: print(line, flush=True)  # noqa: E731
+    seeds = a.seeds if a.seeds is not None else (1 if a.checkpoint else 3)  # a given model is one model
+    if seeds < 1:
+        raise ValueError("--seeds must be at least 1")
+    if seeds > 1:
+        if a.checkpoint:
+            raise ValueError("--seeds trains one model per seed; leave out --checkpoint (or give --seeds 1)")
+        kwargs.pop("seed")
+        out = a.out or ("runs/reproduce-seeds-all" if a.all else f"runs/reproduce-seeds-{a.dataset.replace('+', '-')}")
+        _rows, summary = reproduce_seeds(ALL_DATASETS if a.all else (a.dataset,), list(range(a.seed, a.seed + seeds)),
+                                         out=out, log=log, **kwargs)
+        print(format_seeds(summary))
+        print(f"took {time.time() - t0:.0f} s")
+        return
     if a.all:
         if a.checkpoint:
             raise ValueError("--all trains one model per data set; leave out --checkpoint")
@@ -319,7 +341,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--optimised-samples", type=int, help="samples per scheme for the optimised D_r (default all)")
     r.add_argument("--steps", type=int, default=200)
     r.add_argument("--tol", type=float, default=1e-4)
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="the (first) training and sampling seed")
+    r.add_argument("--seeds", type=int,
+                   help="train this many models (seeds SEED, SEED+1, ...) and report every D_r and ratio as mean "
+                        "+- s.d. across them with a 95%% interval (default 3, or 1 with --checkpoint; 1: one model, "
+                        "the single-model layout)")
     r.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
     r.add_argument("--early-exit", action="store_true",
                    help="optimised D_r: a converged sample stops being optimised (faster; see dr_optimised)")

@@ -181,3 +181,87 @@ def reproduce_all(datasets: tuple[str, ...] = ALL_DATASETS, *, out: str | Path |
         w.writerows(rows)
     (out / "table.txt").write_text(format_combined(rows, seconds) + "\n")
     return rows, seconds
+
+
+RATIOS = (("low_active", "regular"), ("random_flip", "regular"), ("low_active", "random_flip"))
+
+
+def _across(values: list[float], confidence: float = 0.95) -> dict:
+    """Mean, s.d. and a t interval for the mean over models (None where one model gives no spread)."""
+    from scipy import stats
+
+    x = torch.tensor(values, dtype=torch.float64)
+    n = len(values)
+    mean = float(x.mean())
+    if n < 2:
+        return {"n_models": n, "mean": mean, "sd": None, "low": None, "high": None}
+    sd = float(x.std())
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / n ** 0.5
+    return {"n_models": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half}
+
+
+def across_seeds(rows: list[dict]) -> list[dict]:
+    """Rows of several training seeds (each with "seed") -> one row per data set and quantity: each scheme's mean
+    amortised and optimised D_r and each ratio, as mean, s.d. and 95% t interval across the models, beside the
+    largest per-model standard error (the spread within one model, which says nothing about a second model)."""
+    out = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        by_seed: dict[int, dict[str, dict]] = {}
+        for r in mine:
+            by_seed.setdefault(r["seed"], {})[r["scheme"]] = r
+        for name in ROW_ORDER:
+            for col in ("dr_amortised", "dr_optimised"):
+                vals = [s[name][f"{col}_mean"] for s in by_seed.values() if name in s]
+                sems = [s[name][f"{col}_sem"] for s in by_seed.values() if name in s]
+                out.append({"dataset": dataset, "quantity": f"{name} {col}", "paper": PAPER_DR.get(dataset, {}).get(
+                    name) if col == "dr_amortised" else None, **_across(vals), "largest_model_sem": max(sems)})
+        for a, b in RATIOS:
+            vals = [s[a]["dr_amortised_mean"] / s[b]["dr_amortised_mean"] for s in by_seed.values()
+                    if a in s and b in s]
+            paper = PAPER_DR.get(dataset, {})
+            out.append({"dataset": dataset, "quantity": f"{a} / {b} (amortised)",
+                        "paper": paper[a] / paper[b] if a in paper and b in paper else None, **_across(vals),
+                        "largest_model_sem": None})
+    return out
+
+
+def format_seeds(summary: list[dict]) -> str:
+    """Markdown: each quantity's mean +- s.d. across models with its 95% interval."""
+    lines = ["| Data set | Quantity | paper | models | mean ± s.d. across models | 95% interval | "
+             "largest s.e. within a model |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in summary:
+        paper = "" if r["paper"] is None else f"{r['paper']:.2f}"
+        spread = f"{r['mean']:.3f}" + ("" if r["sd"] is None else f" ± {r['sd']:.3f}")
+        interval = "" if r["low"] is None else f"[{r['low']:.3f}, {r['high']:.3f}]"
+        sem = "" if r["largest_model_sem"] is None else f"{r['largest_model_sem']:.3f}"
+        lines.append(f"| {r['dataset']} | {r['quantity']} | {paper} | {r['n_models']} | {spread} | {interval} | {sem} |")
+    return "\n".join(lines)
+
+
+def reproduce_seeds(datasets: tuple[str, ...], seeds: list[int], *, out: str | Path | None = None,
+                    log: Callable[[str], None] | None = None, **kwargs) -> tuple[list[dict], list[dict]]:
+    """reproduce() for every data set and training seed (into out/<data set>/seed-<s>/), then the spread across
+    models: out/results.csv (every model's rows, with their seed), out/across_seeds.csv and out/table.md.
+    Returns (rows, summary). Seed-to-seed variation is far larger than a model's standard error, so a comparison
+    with the paper needs the interval across models."""
+    if kwargs.get("checkpoint"):
+        raise ValueError("several seeds train one model each; leave out the checkpoint")
+    out = Path(out or "runs/reproduce-seeds")
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    for dataset in datasets:
+        for seed in seeds:
+            if log is not None:
+                log(f"== {dataset}, training seed {seed}")
+            got = reproduce(dataset, seed=seed, out=out / dataset.replace("+", "-") / f"seed-{seed}", log=log,
+                            **kwargs)
+            rows += [{**r, "seed": seed} for r in got]
+    summary = across_seeds(rows)
+    for name, data in (("results.csv", rows), ("across_seeds.csv", summary)):
+        with open(out / name, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(data[0]))
+            w.writeheader()
+            w.writerows(data)
+    (out / "table.md").write_text(format_seeds(summary) + "\n")
+    return rows, summary

@@ -39,7 +39,7 @@ def test_reproduce_writes_the_table_csv_json_and_grids(data_root, tmp_path, caps
     import csv
 
     out = tmp_path / "r"
-    assert main(["reproduce", "--dataset", "mnist", "--epochs", "1", "--limit", "300", "--samples", "30",
+    assert main(["reproduce", "--dataset", "mnist", "--seeds", "1", "--epochs", "1", "--limit", "300", "--samples", "30",
                  "--optimised-samples", "10", "--steps", "5", "--out", str(out), "--quiet", "--root",
                  str(data_root)]) == 0
     printed = capsys.readouterr().out
@@ -59,7 +59,7 @@ def test_reproduce_all_runs_the_three_data_sets_into_one_table(tmp_path, capsys)
 
     root = cc.fetch_data(datasets=["mnist", "fmnist"], progress=False)
     out = tmp_path / "all"
-    assert main(["reproduce", "--all", "--epochs", "1", "--limit", "200", "--samples", "20", "--optimised-samples",
+    assert main(["reproduce", "--all", "--seeds", "1", "--epochs", "1", "--limit", "200", "--samples", "20", "--optimised-samples",
                  "8", "--steps", "4", "--early-exit", "--out", str(out), "--quiet", "--root", str(root)]) == 0
     printed = capsys.readouterr().out
     for dataset in ("mnist", "fmnist", "mnist+fmnist"):
@@ -84,3 +84,26 @@ def test_it_trains_a_classifier_and_prints_its_test_accuracy(data_root, tmp_path
     assert "on 10,000 mnist test images (10 classes, 3 epochs" in printed
     accuracy = float(printed.split("test accuracy ")[1].split("%")[0])
     assert accuracy > 80 and load_classifier(path).meta["test_accuracy"] == pytest.approx(accuracy / 100, abs=1e-4)
+
+
+def test_reproduce_reports_the_spread_across_training_seeds(data_root, tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "seeds"
+    assert main(["reproduce", "--dataset", "mnist", "--seeds", "3", "--epochs", "1", "--limit", "200", "--samples",
+                 "40", "--optimised-samples", "4", "--steps", "3", "--out", str(out), "--quiet", "--root",
+                 str(data_root)]) == 0
+    printed = capsys.readouterr().out
+    assert "| mnist | low_active / regular (amortised) | 3.36 | 3 |" in printed
+    models = list(csv.DictReader(open(out / "results.csv")))
+    assert sorted({r["seed"] for r in models}) == ["0", "1", "2"]
+    for seed in (0, 1, 2):
+        assert (out / "mnist" / f"seed-{seed}" / "model.pt").is_file()
+    summary = {r["quantity"]: r for r in csv.DictReader(open(out / "across_seeds.csv"))}
+    ratios = [float(m["dr_amortised_mean"]) for m in models if m["scheme"] == "low_active"]
+    regular = [float(m["dr_amortised_mean"]) for m in models if m["scheme"] == "regular"]
+    per_model = [a / b for a, b in zip(ratios, regular, strict=True)]
+    row = summary["low_active / regular (amortised)"]
+    assert float(row["mean"]) == pytest.approx(sum(per_model) / 3)
+    assert float(row["low"]) < float(row["mean"]) < float(row["high"])  # three different models: a real spread
+    assert float(row["sd"]) > 0
