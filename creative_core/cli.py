@@ -18,7 +18,7 @@ from . import levels as level_axis
 from .ablation import ALL_LAYERS, DATASET_ALIASES, LAYER_VARIANTS, VARIANTS, ablation, default_out
 from .activations import profile as run_profile
 from .checkpoint import load_checkpoint, save_checkpoint
-from .classifier import save_classifier, train_classifier
+from .classifier import load_classifier, save_classifier, train_classifier
 from .errors import Cancelled, CheckpointError, DataError
 from .images import image_grid, to_png_bytes
 from .metrics import dr_amortised, dr_optimised
@@ -34,6 +34,7 @@ from .reproduce import (
 )
 from .sampling import generate
 from .schemes import ALL_SCHEME_NAMES, make_scheme
+from .surrogates import surrogate_recipe
 from .training import train
 
 
@@ -217,15 +218,32 @@ def cmd_levels(a: argparse.Namespace) -> None:
         prof = run_profile(ck.model, dataset, root=a.root, progress=not a.quiet, batch_size=a.batch_size)
     out = Path(a.out or f"runs/levels-{dataset.replace('+', '-').replace(':', '-') or 'model'}")
     out.mkdir(parents=True, exist_ok=True)
+    clf, in_classes = None, None
+    if a.classifier:
+        clf = load_classifier(a.classifier, device=a.device).model
+        if a.in_classes:
+            in_classes = [int(c) for c in a.in_classes.split(",")]
+        elif not dataset.startswith("folder:"):
+            in_classes = surrogate_recipe(dataset)[1]
     rows = level_axis.level_sweep(ck.model, prof, factors=a.factor or level_axis.DEFAULT_FACTORS,
                                   k_values=a.k or (5,), samples=a.samples, seed=a.seed, batch_size=a.batch_size,
-                                  progress=not a.quiet, log=lambda line: print(line, flush=True))
+                                  progress=not a.quiet, log=lambda line: print(line, flush=True),
+                                  classifier=clf, in_classes=in_classes)
     level_axis.write_csv(rows, out / "levels.csv")
     table = level_axis.format_table(rows)
     (out / "table.md").write_text(table + "\n")
     level_axis.plot(rows, out / "levels.png", profile=prof, paper=PAPER_DR.get(dataset),
                     title=f"{dataset}: D_r against the level written ({a.samples} samples per point)")
     print(table)
+    if clf is not None:
+        level_axis.plot_frontier(rows, out / "frontier.png", title=f"{dataset}: novelty against meaningfulness")
+        for k in a.k or (5,):
+            cmp = level_axis.frontier_comparison(rows, k=k)
+            (out / f"frontier-k{k}.json").write_text(json.dumps(cmp, indent=2))
+            where = ("" if cmp["novelty_low"] is None else
+                     f" over D_r {cmp['novelty_low']:.2f}-{cmp['novelty_high']:.2f}: low-active at least as "
+                     f"meaningful on {100 * cmp['share_above']:.0f}% of it, mean gap {cmp['mean_gap']:+.3f}")
+            print(f"frontier (k={k}): {cmp['verdict']}{where}")
     print(f"wrote {out / 'levels.csv'}, {out / 'table.md'}, {out / 'levels.png'}; took {time.time() - t0:.0f} s")
 
 
@@ -389,6 +407,10 @@ def parser() -> argparse.ArgumentParser:
     lv.add_argument("--k", type=int, action="append", help="units switched on (repeatable; default 5)")
     lv.add_argument("--samples", type=int, default=2000, help="samples per scheme and point (the same latents)")
     lv.add_argument("--seed", type=int, default=0)
+    lv.add_argument("--classifier", help="a classifier (train-classifier): adds meaningfulness (in-class "
+                                         "confidence) and the level-free frontier comparison")
+    lv.add_argument("--in-classes", help="the generator's classes among the classifier's, e.g. 0,1,2 (default: the "
+                                         "surrogate metrics' rule for the model's data set)")
     lv.add_argument("--out", help="output folder (default runs/levels-DATASET)")
     lv.set_defaults(func=cmd_levels)
     return p

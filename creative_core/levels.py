@@ -9,6 +9,14 @@ median maximum of the firing units, `high_level` itself, and the paper's D_r for
 the paper does not say at what level it was measured, so where a curve crosses it is the level that would match,
 not a level the paper names). The text-literal variant (each unit set to its own maximum; random flip among any
 units off for the sample) is measured too, as one point per scheme off the axis.
+
+A comparison that does not hang on the level: the paper's claim is "novel *and* meaningful". With a classifier,
+every point also gets a meaningfulness score, the in-class confidence (the classifier's largest probability among
+the generator's own classes: how clearly the image still reads as one of the things the model was trained on).
+Each switching scheme then traces a frontier of (novelty = mean D_r, meaningfulness) over the levels, and
+`frontier_comparison` asks whether low-active's frontier lies above random flip's wherever their novelty ranges
+overlap: at equal novelty, are low-active's images more meaningful? That answer does not depend on which level
+is the default.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import torch
 from torch import nn
 
 from .activations import ActivationProfile
+from .classifier import predict
 from .metrics import dr_amortised
 from .sampling import generate
 from .schemes import high_level, make_scheme
@@ -32,7 +41,19 @@ DEFAULT_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 TEXT_LITERAL = {"low_active": {"value": "unit_max", "candidates": "must_be_off"},
                 "random_flip": {"value": "unit_max", "candidates": "off_for_sample"}}
 FIELDS = ("kind", "scheme", "k", "level", "level_factor", "n", "dr_amortised_mean", "dr_amortised_sem",
-          "ratio_to_regular")
+          "ratio_to_regular", "meaning_mean", "meaning_sem")
+
+
+def in_class_confidence(classifier: nn.Module, images: torch.Tensor, in_classes: Sequence[int] | None,
+                        batch_size: int = 1000) -> torch.Tensor:
+    """(n,) the classifier's largest probability among `in_classes` (all its classes when None)."""
+    probs, _ = predict(classifier, images, batch_size=batch_size)
+    if in_classes is not None and max(in_classes) >= probs.shape[1]:
+        raise ValueError(f"the classifier knows {probs.shape[1]} classes; the generator's classes "
+                         f"{list(in_classes)} are not all among them (give the generator's classes explicitly)")
+    if in_classes is not None:
+        probs = probs[:, list(in_classes)]
+    return probs.max(dim=1).values
 
 
 def _mean_sem(x: torch.Tensor) -> tuple[float, float]:
@@ -42,9 +63,12 @@ def _mean_sem(x: torch.Tensor) -> tuple[float, float]:
 
 def level_sweep(model: nn.Module, profile: ActivationProfile, *, factors: Sequence[float] = DEFAULT_FACTORS,
                 k_values: Sequence[int] = (5,), samples: int = 2000, seed: int = 0, batch_size: int = 1000,
-                progress: bool = False, log: Callable[[str], None] | None = None) -> list[dict]:
+                progress: bool = False, log: Callable[[str], None] | None = None,
+                classifier: nn.Module | None = None, in_classes: Sequence[int] | None = None) -> list[dict]:
     """Rows (see FIELDS) of mean amortised D_r: `kind` is "curve" (a switching scheme at one level and k),
-    "flat" (regular, noisy) or "text_literal" (each unit's own maximum, the paper's literal random flip)."""
+    "flat" (regular, noisy) or "text_literal" (each unit's own maximum, the paper's literal random flip).
+    With a `classifier`, each row also has the mean in-class confidence of its images (`in_classes`: the
+    generator's classes among the classifier's)."""
     if not factors or min(factors) <= 0:
         raise ValueError("levels must be positive multiples of the default level")
     if not k_values or min(k_values) < 1:
@@ -53,17 +77,21 @@ def level_sweep(model: nn.Module, profile: ActivationProfile, *, factors: Sequen
     if base <= 0:
         raise ValueError(f"no unit of layer {profile.layer!r} fires on the training data: there is no level to sweep")
 
-    def measure(name: str, **params) -> tuple[int, float, float]:
+    def measure(name: str, **params) -> tuple[int, float, float, float | None, float | None]:
         s = generate(model, profile, make_scheme(name, **params), samples, seed=seed, batch_size=batch_size,
                      progress=progress)
-        return len(s), *_mean_sem(dr_amortised(model, s.images, batch_size=batch_size))
+        meaning = (None, None)
+        if classifier is not None:
+            meaning = _mean_sem(in_class_confidence(classifier, s.images, in_classes, batch_size))
+        return len(s), *_mean_sem(dr_amortised(model, s.images, batch_size=batch_size)), *meaning
 
     rows: list[dict] = []
 
     def add(kind: str, scheme: str, k, level, factor, measured) -> None:
-        n, mean, sem = measured
+        n, mean, sem, meaning, meaning_sem = measured
         rows.append({"kind": kind, "scheme": scheme, "k": k, "level": level, "level_factor": factor, "n": n,
-                     "dr_amortised_mean": mean, "dr_amortised_sem": sem, "ratio_to_regular": None})
+                     "dr_amortised_mean": mean, "dr_amortised_sem": sem, "ratio_to_regular": None,
+                     "meaning_mean": meaning, "meaning_sem": meaning_sem})
         if log is not None:
             where = "" if level is None else f" level {level:.3f} ({factor:g} x high_level)"
             log(f"{scheme} k={k}{where}: D_r {mean:.3f} +- {sem:.3f}")
@@ -141,6 +169,61 @@ def plot(rows: list[dict], path: str | Path, *, profile: ActivationProfile,
     ax.set_ylabel("mean amortised D_r")
     ax.set_title(title or "D_r against the level written (the paper does not state it)")
     ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _frontier(rows: list[dict], scheme: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    pts = sorted((r["dr_amortised_mean"], r["meaning_mean"]) for r in rows
+                 if r["kind"] == "curve" and r["scheme"] == scheme and r["k"] == k)
+    return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+
+
+def frontier_comparison(rows: list[dict], k: int = 5, grid: int = 50) -> dict:
+    """Low-active against random flip at equal novelty: each frontier (meaningfulness against mean D_r over the
+    levels) is interpolated linearly on `grid` points of the novelty range both cover. Returns the range, the
+    share of it where low-active is at least as meaningful, the mean and smallest gap (low-active minus random
+    flip), and a verdict: "low-active dominates" (above everywhere), "random flip dominates", "they cross" or
+    "no overlap" (the schemes' novelty ranges do not meet: measure more levels)."""
+    if any(r["meaning_mean"] is None for r in rows if r["kind"] == "curve"):
+        raise ValueError("the sweep was run without a classifier: there is no meaningfulness to compare")
+    la, rf = _frontier(rows, "low_active", k), _frontier(rows, "random_flip", k)
+    low, high = max(la[0].min(), rf[0].min()), min(la[0].max(), rf[0].max())
+    if not high > low:
+        return {"k": k, "novelty_low": None, "novelty_high": None, "share_above": None, "mean_gap": None,
+                "smallest_gap": None, "verdict": "no overlap"}
+    x = np.linspace(low, high, grid)
+    gap = np.interp(x, *la) - np.interp(x, *rf)
+    share = float((gap >= 0).mean())
+    verdict = ("low-active dominates" if share == 1.0 else "random flip dominates" if share == 0.0
+               else "they cross")
+    return {"k": k, "novelty_low": float(low), "novelty_high": float(high), "share_above": share,
+            "mean_gap": float(gap.mean()), "smallest_gap": float(gap.min()), "verdict": verdict}
+
+
+def plot_frontier(rows: list[dict], path: str | Path, *, title: str = "") -> None:
+    """Meaningfulness (in-class confidence) against novelty (mean D_r): each switching scheme's frontier over
+    the levels, regular and noisy as single points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"low_active": "tab:red", "random_flip": "tab:blue", "noisy": "tab:green", "regular": "tab:grey"}
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for k in sorted({r["k"] for r in rows if r["kind"] == "curve"}):
+        for name in SWITCHING:
+            x, y = _frontier(rows, name, k)
+            ax.plot(x, y, marker="o", color=colours[name], label=f"{name} (k={k})")
+    for r in rows:
+        if r["kind"] == "flat":
+            ax.plot([r["dr_amortised_mean"]], [r["meaning_mean"]], marker="s", color=colours[r["scheme"]],
+                    ls="none", label=r["scheme"])
+    ax.set_xlabel("novelty: mean amortised D_r")
+    ax.set_ylabel("meaningfulness: in-class confidence")
+    ax.set_title(title or "Novelty against meaningfulness over the level written")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

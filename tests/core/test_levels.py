@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 import creative_core as cc
+from creative_core.classifier import save_classifier
 from creative_core.cli import main
-from creative_core.levels import level_sweep
+from creative_core.levels import frontier_comparison, level_sweep
 
 
 def test_the_switching_schemes_move_further_the_higher_the_level(tiny, tiny_profile):
@@ -48,3 +49,41 @@ def test_the_cli_writes_the_curve_table_and_plot(tiny, tiny_profile, tmp_path, c
     with Image.open(out / "levels.png") as im:
         assert im.size[0] > 400 and im.size[1] > 300
     assert {int(r["n"]) for r in rows} == {50}
+
+
+def _curve(scheme: str, points: list[tuple[float, float]]) -> list[dict]:
+    return [{"kind": "curve", "scheme": scheme, "k": 5, "dr_amortised_mean": x, "meaning_mean": y}
+            for x, y in points]
+
+
+def test_the_frontier_comparison_asks_for_meaning_at_equal_novelty():
+    # low-active reaches each novelty with more meaning, although its points sit at other novelties
+    rows = _curve("low_active", [(2.0, 0.9), (3.0, 0.8), (4.0, 0.7)]) + \
+        _curve("random_flip", [(1.5, 0.85), (2.5, 0.7), (3.5, 0.55)])
+    got = frontier_comparison(rows)
+    assert got["verdict"] == "low-active dominates" and got["share_above"] == 1.0
+    assert (got["novelty_low"], got["novelty_high"]) == (2.0, 3.5)
+    assert got["smallest_gap"] > 0
+    crossing = _curve("low_active", [(2.0, 0.9), (4.0, 0.3)]) + _curve("random_flip", [(2.0, 0.6), (4.0, 0.6)])
+    assert frontier_comparison(crossing)["verdict"] == "they cross"
+    apart = _curve("low_active", [(3.0, 0.9), (4.0, 0.8)]) + _curve("random_flip", [(1.0, 0.9), (2.0, 0.8)])
+    assert frontier_comparison(apart)["verdict"] == "no overlap"
+
+
+def test_the_cli_draws_the_frontier_with_a_classifier(tiny, tiny_profile, mnist_classifier, tmp_path, capsys):
+    ck, clf = tmp_path / "m.pt", tmp_path / "clf.pt"
+    cc.save_checkpoint(ck, tiny.model, tiny.meta, tiny_profile)
+    save_classifier(clf, mnist_classifier)
+    out = tmp_path / "levels"
+    assert main(["levels", "--checkpoint", str(ck), "--classifier", str(clf), "--in-classes",
+                 ",".join(map(str, range(10))), "--factor", "0.5", "--factor", "1.5", "--samples", "60",
+                 "--out", str(out), "--quiet", "--device", "cpu"]) == 0
+    assert "frontier (k=5):" in capsys.readouterr().out
+    with open(out / "levels.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert all(0.0 < float(r["meaning_mean"]) <= 1.0 for r in rows)
+    assert (out / "frontier.png").stat().st_size > 0 and (out / "frontier-k5.json").is_file()
+    # a class the classifier does not know is refused with the reason
+    assert main(["levels", "--checkpoint", str(ck), "--classifier", str(clf), "--in-classes", "10,11",
+                 "--factor", "1", "--samples", "10", "--out", str(out), "--quiet"]) == 1
+    assert "knows 10 classes" in capsys.readouterr().err
