@@ -227,3 +227,46 @@ def plot_frontier(rows: list[dict], path: str | Path, *, title: str = "") -> Non
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def mean_dr(model: nn.Module, profile: ActivationProfile, scheme: str, params: dict, samples: int, seed: int,
+            batch_size: int = 1000) -> float:
+    """Mean amortised D_r of samples 0..samples-1 of `seed` under the scheme."""
+    s = generate(model, profile, make_scheme(scheme, **params), samples, seed=seed, batch_size=batch_size,
+                 progress=False)
+    return float(dr_amortised(model, s.images, batch_size=batch_size).double().mean())
+
+
+def match_level(model: nn.Module, profile: ActivationProfile, scheme: str, target: float, *,
+                params: dict | None = None, samples: int = 1000, seed: int = 0, rel_tol: float = 0.01,
+                max_steps: int = 30, batch_size: int = 1000) -> tuple[float, float]:
+    """(level, mean D_r): the level `scheme` (a switching scheme) must write for its mean amortised D_r over
+    samples 0..samples-1 of `seed` to be within `rel_tol` of `target`, by bisection (D_r rises with the level;
+    the same latents and units at every level). ValueError when no level in reach gets there (a target below the
+    scheme's D_r at a level near 0, or above what 64 x the default level gives)."""
+    if scheme not in SWITCHING:
+        raise ValueError(f"only a switching scheme writes a level ({', '.join(SWITCHING)}), not {scheme!r}")
+    params = {k: v for k, v in (params or {}).items() if k != "value"}
+
+    def at(level: float) -> float:
+        return mean_dr(model, profile, scheme, {**params, "value": level}, samples, seed, batch_size)
+
+    lo, hi = 1e-3 * high_level(profile), high_level(profile)  # a level must be positive: start just above 0
+    d_lo, d_hi = at(lo), at(hi)
+    if target < d_lo * (1 - rel_tol):
+        raise ValueError(f"{scheme} already has mean D_r {d_lo:.3f} at level {lo:.4f}, above the target {target:.3f}")
+    while d_hi < target and hi < 64 * high_level(profile):
+        lo, d_lo, hi = hi, d_hi, hi * 2
+        d_hi = at(hi)
+    if d_hi < target * (1 - rel_tol):
+        raise ValueError(f"{scheme} reaches mean D_r {d_hi:.3f} at level {hi:.2f}, short of the target {target:.3f}")
+    best = min(((lo, d_lo), (hi, d_hi)), key=lambda p: abs(p[1] - target))
+    for _ in range(max_steps):
+        if abs(best[1] - target) <= rel_tol * target:
+            break
+        mid = (lo + hi) / 2
+        d_mid = at(mid)
+        if abs(d_mid - target) < abs(best[1] - target):
+            best = (mid, d_mid)
+        lo, hi = (mid, hi) if d_mid < target else (lo, mid)
+    return best

@@ -174,7 +174,7 @@ class JobForm(forms.ModelForm):
     class Meta:
         model = GenerationJob
         fields = ["trained_model", "layer", "schemes", "samples_per_scheme", "seed", "optimise_dr", "optimise_steps",
-                  "write_all_images"]
+                  "write_all_images", "match_novelty"]
 
     def clean(self):
         data = super().clean()
@@ -350,8 +350,12 @@ class PoolItemInline(admin.TabularInline):
 @admin.register(SamplePool)
 class SamplePoolAdmin(ResearchersOnly):
     list_display = ["name", "job", "per_scheme", "attention_kind", "seed", "created_at"]
-    readonly_fields = ["job", "per_scheme", "attention_kind", "seed", "created_at"]
+    readonly_fields = ["job", "per_scheme", "attention_kind", "seed", "novelty", "created_at"]
     fields = ["name", *readonly_fields]
+
+    @admin.display(description="Novelty")
+    def novelty(self, obj) -> str:
+        return obj.job.matching_text()
     inlines = [PoolItemInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -186,7 +186,7 @@ class GenerationJob(Freezable, WorkRow):
     """Generate `samples_per_scheme` samples with each decoding scheme and measure their D_r."""
 
     frozen_fields = ("trained_model", "layer", "schemes", "samples_per_scheme", "seed", "optimise_dr",
-                     "optimise_steps", "write_all_images")
+                     "optimise_steps", "write_all_images", "match_novelty")
     copy_label = "Copy as a new job"
 
     trained_model = models.ForeignKey(TrainedModel, on_delete=models.PROTECT, related_name="jobs")
@@ -211,6 +211,15 @@ class GenerationJob(Freezable, WorkRow):
         help_text="Most gradient steps of the optimised D_r per batch.",
     )
 
+    match_novelty = models.BooleanField(
+        default=False, verbose_name="Matched novelty",
+        help_text="Random flip writes the level at which its mean amortised D_r equals low-active's (found by "
+        "bisection on the job's first samples, within 1%), so that a human study compares the two at equal novelty "
+        "and measures what is left: meaningfulness. Needs both schemes. The level found is stored with the job.",
+    )
+    # With match_novelty: {"target_scheme", "target_dr", "calibration_samples", "schemes": {name: {"level", "dr"}}}
+    matching = models.JSONField(default=dict, blank=True)
+
     timings = models.JSONField(default=dict, blank=True)  # seconds per phase
     # Compact results of every sample: scheme index, units, noise seed, z, D_r (amortised, optimised).
     results = models.FileField(upload_to="results/", blank=True)
@@ -227,6 +236,18 @@ class GenerationJob(Freezable, WorkRow):
 
     def __str__(self) -> str:
         return f"Job {self.pk} on {self.trained_model}"
+
+    def matching_text(self) -> str:
+        """The matched-novelty statement for the job page, the pool page and the report."""
+        m = self.matching or {}
+        if not self.match_novelty:
+            return "Not matched: each switching scheme writes its own configured level."
+        if not m.get("schemes"):
+            return "Matched novelty: the level is found when the job runs."
+        parts = [f"{name.replace('_', ' ')} writes level {v['level']:.3f} (mean D_r {v['dr']:.3f})"
+                 for name, v in m["schemes"].items()]
+        return (f"Matched novelty: {'; '.join(parts)}, to equal {m['target_scheme'].replace('_', ' ')}'s mean "
+                f"amortised D_r {m['target_dr']:.3f} on the job's first {m['calibration_samples']:,} samples.")
 
     def frozen_reason(self) -> str:
         if self.status == JobStatus.QUEUED:
@@ -248,6 +269,9 @@ class GenerationJob(Freezable, WorkRow):
         problem = scheme_problem(self.schemes)
         if problem:
             errors["schemes"] = problem
+        elif self.match_novelty and not {"low_active", "random_flip"} <= set(self.schemes or {}):
+            errors["match_novelty"] = ("Matched novelty sets random flip's level from low-active's D_r: "
+                                       "keep both schemes, or turn it off.")
         if errors:
             raise ValidationError(errors)
 

@@ -118,6 +118,35 @@ def _schemes(job: GenerationJob) -> list[str]:
     return known + sorted(set(job.schemes) - set(known))
 
 
+MATCH_CALIBRATION = 1000  # samples the matched level is found on (the job's first ones, the same latents)
+
+
+def _matched(job: GenerationJob, model, profile, names: list[str], schemes: list) -> list:
+    """The job's schemes with random flip writing the level at which its mean amortised D_r equals low-active's
+    (on the job's first samples); the level and both D_r are stored on the job (`matching`)."""
+    import creative_core as cc
+    from creative_core.levels import match_level, mean_dr
+
+    if not {"low_active", "random_flip"} <= set(names):
+        raise JobError("Matched novelty needs both low-active and random flip in the job.")
+    n = min(job.samples_per_scheme, MATCH_CALIBRATION)
+    la = schemes[names.index("low_active")]
+    target = mean_dr(model, profile, "low_active", dict(la.params), n, job.seed, batch_size())
+    i = names.index("random_flip")
+    try:
+        level, got = match_level(model, profile, "random_flip", target, params=dict(schemes[i].params), samples=n,
+                                 seed=job.seed, rel_tol=0.01, batch_size=batch_size())
+    except ValueError as exc:
+        raise JobError(f"Matched novelty: {exc}.") from exc
+    schemes = list(schemes)
+    schemes[i] = cc.make_scheme("random_flip", **{**schemes[i].params, "value": level})
+    matching = {"target_scheme": "low_active", "target_dr": target, "calibration_samples": n,
+                "schemes": {"random_flip": {"level": level, "dr": got}}}
+    GenerationJob.objects.filter(pk=job.pk).update(matching=matching)
+    job.matching = matching
+    return schemes
+
+
 def _pad(blocks: list[np.ndarray], width: int) -> np.ndarray:
     out = []
     for b in blocks:
@@ -163,6 +192,8 @@ def _run(job: GenerationJob) -> None:
     timings["surrogates"] = time.monotonic() - t - timings["classifier"]
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
     schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
+    if job.match_novelty:
+        schemes = _matched(job, model, profile, names, schemes)
     infos: dict[str, dict] = {}
     total, done = len(names) * n, 0
     cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv",

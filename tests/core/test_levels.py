@@ -87,3 +87,15 @@ def test_the_cli_draws_the_frontier_with_a_classifier(tiny, tiny_profile, mnist_
     assert main(["levels", "--checkpoint", str(ck), "--classifier", str(clf), "--in-classes", "10,11",
                  "--factor", "1", "--samples", "10", "--out", str(out), "--quiet"]) == 1
     assert "knows 10 classes" in capsys.readouterr().err
+
+
+def test_a_matched_level_gives_random_flip_low_actives_novelty(tiny, tiny_profile):
+    from creative_core.levels import match_level, mean_dr
+
+    target = mean_dr(tiny.model, tiny_profile, "low_active", {}, 150, seed=2)
+    level, got = match_level(tiny.model, tiny_profile, "random_flip", target, samples=150, seed=2, rel_tol=0.01)
+    assert abs(got - target) <= 0.01 * target
+    # the level found is what random flip then writes: measured again from scratch, the same D_r
+    assert mean_dr(tiny.model, tiny_profile, "random_flip", {"value": level}, 150, seed=2) == pytest.approx(got)
+    with pytest.raises(ValueError, match="only a switching scheme"):
+        match_level(tiny.model, tiny_profile, "noisy", target, samples=10)
