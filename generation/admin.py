@@ -284,6 +284,7 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
     def extra_urls(self, wrap, info) -> list:
         return [
             path("<int:pk>/preview/<str:scheme>.png", wrap(self.preview_view), name="{}_{}_preview".format(*info)),
+            path("<int:pk>/pairs/<str:left>/<str:right>.png", wrap(self.pairs_view), name="{}_{}_pairs".format(*info)),
             path("<int:pk>/download.zip", wrap(self.download_view), name="{}_{}_download".format(*info)),
             path("<int:pk>/pool/", wrap(self.pool_view), name="{}_{}_pool".format(*info)),
         ]
@@ -299,6 +300,14 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
         try:
             png = services.preview_grid(job, scheme, count=int(request.GET.get("n", 64)))
         except (services.JobError, ValueError) as exc:
+            return HttpResponse(str(exc), status=409, content_type="text/plain")
+        return HttpResponse(png, content_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+    def pairs_view(self, request: HttpRequest, pk: int, left: str, right: str) -> HttpResponse:
+        job = self._job(request, pk)
+        try:
+            png = services.paired_grid(job, left, right)
+        except services.JobError as exc:
             return HttpResponse(str(exc), status=409, content_type="text/plain")
         return HttpResponse(png, content_type="image/png", headers={"Cache-Control": "private, no-store"})
 

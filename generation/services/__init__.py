@@ -25,7 +25,15 @@ Three promises hold throughout:
 
 from .archive import CSV_COLUMNS, write_archive
 from .common import JobError, Stopped, batch_size, pick_device, pool_reserve
-from .jobs import check_runnable, job_scheme_dr, launch_job, preview_grid, run_job, scheme_fit_problems
+from .jobs import (
+    check_runnable,
+    job_scheme_dr,
+    launch_job,
+    paired_grid,
+    preview_grid,
+    run_job,
+    scheme_fit_problems,
+)
 from .pools import (
     attention_supply_problem,
     build_pool,
@@ -43,6 +51,6 @@ from .training import launch_training, train_model
 __all__ = [
     "attention_supply_problem", "CSV_COLUMNS", "JobError", "Results", "Stopped", "batch_size", "build_pool", "cancel", "check_pool_request",
     "check_runnable", "fail_stale_work", "job_scheme_dr", "launch_job", "launch_pool_build", "launch_training",
-    "pick_device", "pool_problems", "pool_reserve", "preview_grid", "progress_of", "run_job", "run_pool_build",
+    "paired_grid", "pick_device", "pool_problems", "pool_reserve", "preview_grid", "progress_of", "run_job", "run_pool_build",
     "scheme_fit_problems", "train_model", "training_set_size", "write_archive",
 ]
