@@ -50,6 +50,13 @@ def test_reproduce_writes_the_table_csv_json_and_grids(data_root, tmp_path, caps
     params = json.loads((out / "params.json").read_text())
     assert params["schemes"]["noisy"]["params"] == {"fraction": 0.1, "scale": 1.0, "rectify": True}
     assert params["model_meta"]["epochs"] == 1
+    # The level written is the one stored under the scheme's derived values, the high level of the profile: not
+    # the fallback for never-firing units, which a single level for every unit never uses.
+    ck = cc.load_checkpoint(out / "model.pt")
+    for name in ("low_active", "random_flip"):
+        derived = params["schemes"][name]["derived"]
+        assert derived["high_level"] == pytest.approx(cc.schemes.high_level(ck.profile))
+        assert derived["high_level"] != pytest.approx(derived["fallback_value"])
     for name in ("low_active", "noisy", "random_flip", "regular"):
         assert (out / f"grid_{name}.png").stat().st_size > 0
 
