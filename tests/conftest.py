@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,15 +98,20 @@ class WorkerProcess:
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if " ready." in self.output():
-                return
+    def wait_ready(self, stall: float = 180) -> None:
+        """Until the worker says it is ready; fails when it exits, or when its log stops growing for `stall` s
+        (importing torch on a loaded machine can take a minute before the first line)."""
+        from tests.waiting import until
+
+        def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{self.output()}")
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.output()}")
+            return " ready." in self.output()
+
+        try:
+            until(ready, progress=lambda: len(self.output()), what="worker start", stall=stall)
+        except AssertionError as exc:
+            raise TimeoutError(f"{exc}:\n{self.output()}") from exc
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as an out-of-memory killer or a lost machine would."""

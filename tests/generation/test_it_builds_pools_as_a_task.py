@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from generation import services
 from generation.models import GenerationJob, JobStatus, PoolBuild, PoolItem, Sample, SamplePool
 from generation.services import pools
 from tests.generation.conftest import SCHEMES, make_job
+from tests.waiting import wait_for_row
 
 
 def media_files() -> set[str]:
@@ -121,14 +121,9 @@ def test_a_synchronous_build_leaves_no_staging_folder(ready_model):
 # --- on a real worker -------------------------------------------------------------------------------------------
 
 
-def wait_for(row, until, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row.refresh_from_db()
-        if until(row):
-            return row
-        time.sleep(0.1)
-    raise AssertionError(f"{row} still {row.status} ({row.progress:.2f}) after {timeout}s: {row.error}")
+def wait_for(row, until, stall: float = 180):
+    """The row once until(row); fails only when it stops moving (status, progress, heartbeat) for `stall` s."""
+    return wait_for_row(row, until, stall=stall)
 
 
 @pytest.mark.worker
@@ -152,7 +147,7 @@ def test_a_killed_build_leaves_nothing_once_the_sweep_has_run(start_worker, read
     worker = start_worker(queues="default", name="doomed-pool")
     build = services.launch_pool_build(job, per_scheme=2000, seed=1)
     staging = pools.staging_root() / f"build-{build.pk}"
-    wait_for(build, lambda b: b.status == JobStatus.RUNNING and any(staging.rglob("*.png")), timeout=240)
+    wait_for(build, lambda b: b.status == JobStatus.RUNNING and any(staging.rglob("*.png")))
     worker.kill()
     build.refresh_from_db()
     assert build.status == JobStatus.RUNNING and any(staging.rglob("*.png"))  # killed while writing

@@ -10,18 +10,14 @@ import pytest
 from generation import services
 from generation.models import GenerationJob, JobStatus, Sample, TrainedModel
 from tests.generation.conftest import SCHEMES, TRAIN_LIMIT, make_job
+from tests.waiting import wait_for_row
 
 pytestmark = pytest.mark.worker
 
 
-def wait_for(row, until: Callable[[object], bool], timeout: float = 240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row.refresh_from_db()
-        if until(row):
-            return row
-        time.sleep(0.3)
-    raise AssertionError(f"{row} still {row.status} ({row.progress:.2f}) after {timeout}s: {row.error}")
+def wait_for(row, until: Callable[[object], bool], stall: float = 180):
+    """The row once until(row); fails only when it stops moving (status, progress, heartbeat) for `stall` s."""
+    return wait_for_row(row, until, stall=stall)
 
 
 def ended(row) -> bool:
@@ -65,7 +61,7 @@ def test_it_stops_a_cancelled_job_between_batches(start_worker, ready_model, sma
     # The worker notices and takes the next job instead of finishing this one.
     follow = make_job(ready_model, n=5, optimise_dr=False)
     services.launch_job(follow)
-    follow = wait_for(follow, ended, timeout=120)
+    follow = wait_for(follow, ended)
     assert follow.status == JobStatus.SUCCEEDED, follow.error
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and not job.results and job.progress < 1

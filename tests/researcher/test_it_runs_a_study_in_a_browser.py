@@ -17,6 +17,7 @@ from annotation.models import Campaign, Label
 from generation.models import GenerationJob, JobStatus, TrainedModel
 from tests.annotation.test_it_labels_in_a_browser import CHROMIUM_ARGS
 from tests.factories import PASSWORD, make_annotator, make_researcher
+from tests.waiting import wait_for_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -47,15 +48,10 @@ def appears(query, timeout: float = 120):
     raise AssertionError(f"no {query.model.__name__} after {timeout}s")
 
 
-def wait_until_done(row, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row.refresh_from_db()
-        if row.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-            assert row.status == JobStatus.SUCCEEDED, row.error
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{row} still {row.status} after {timeout}s")
+def wait_until_done(row, stall: float = 180) -> None:
+    """Until the row has ended (succeeded), failing only when it stops moving for `stall` s."""
+    wait_for_row(row, lambda r: r.status not in (JobStatus.QUEUED, JobStatus.RUNNING), stall=stall)
+    assert row.status == JobStatus.SUCCEEDED, row.error
 
 
 def label_through_the_api(base: str, campaign: Campaign, annotators) -> int:
