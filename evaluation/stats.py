@@ -399,12 +399,12 @@ def two_way_bootstrap(
             kp[rows] = (p_bar - p_e) / (1 - p_e)
             al[rows] = 1 - (n - 1) * by_group(wa * disagree) / (n * n - (n_c**2).sum(axis=2))
             have = decided != NO_CONSENSUS
-            for target, classes in auc_targets.items():
+            for auc_target, classes in auc_targets.items():  # not `target`: that is the scheme compared below
                 positive = np.isin(decided, classes)
                 pos_w, neg_w = w * positive, w * (have & ~positive)
                 for metric, (index, starts) in orders.items():
                     if len(index):
-                        au[(metric, target)][rows] = _weighted_auc(pos_w[:, index], neg_w[:, index], starts)
+                        au[(metric, auc_target)][rows] = _weighted_auc(pos_w[:, index], neg_w[:, index], starts)
     out = {
         name: GroupBootstrap(
             fractions=tuple(percentile_interval(fr[:, g, k], confidence) for k in range(N_LABELS)),
