@@ -9,7 +9,6 @@ import pytest
 from django.urls import reverse
 
 from annotation.models import Label
-from evaluation import intervals as iv
 from evaluation.reports import build_report
 from generation.models import Sample
 from tests.evaluation.builders import build_campaign, make_annotators
@@ -70,6 +69,8 @@ def test_it_widens_the_interval_when_the_same_annotators_decide_the_images(clien
 
 
 def test_it_adds_the_covariance_of_images_sharing_an_annotator():
+    from evaluation import intervals as iv
+
     # Two images, annotator 0 on both, annotators 1-2 on one each; votes [L1, L1, L3] and [L1, L3, L3]: threshold 2.
     items = np.array([0, 0, 0, 1, 1, 1])
     annotators = np.array([0, 1, 2, 0, 3, 4])
