@@ -85,7 +85,7 @@ SUMMARY_HEADER = (
        "krippendorff_alpha_images", "krippendorff_alpha_votes", "agreement_headline"]
     + [f"ds_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
     + [f"ds_all_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
-    + ["ds_iterations", "ds_converged"]
+    + ["ds_iterations", "ds_converged", "ds_ties"]
     + ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm", "l1_difference_low", "l1_difference_high",
        "l1_difference_boot_low", "l1_difference_boot_high",
        "l1_share_vs_low_active_p_permutation", "l1_share_vs_low_active_p_holm"]
@@ -123,7 +123,7 @@ def summary_rows(report: Report) -> list[list]:
         out += [a.kappa, *_interval(boot.kappa if a.kappa is not None else None), a.kappa_images, a.kappa_votes,
                 a.kappa_note, a.alpha, *_interval(boot.alpha if a.alpha is not None else None), a.alpha_images,
                 a.alpha_votes, a.headline]
-        out += list(row.ds_fractions) + list(row.ds_all_fractions) + [row.ds_iterations, row.ds_converged]
+        out += list(row.ds_fractions) + list(row.ds_all_fractions) + [row.ds_iterations, row.ds_converged, row.ds_ties]
         test, share = tests.get(row.scheme), share_tests.get(row.scheme)
         out += [test.p_value if test else None, test.p_holm if test else None,
                 *_interval(report.differences.get(row.scheme)), *_interval(report.boot_differences.get(row.scheme)),

@@ -90,11 +90,16 @@ class SchemeRow:
     agreement: stats.Agreement
     bootstrap: stats.GroupBootstrap
     l1_share: float | None  # mean over the images of each image's share of L1 votes (no consensus needed)
-    ds_counts: tuple[int, ...]  # Dawid-Skene labels of the images that have a consensus
+    # Dawid-Skene labels of the images that have a consensus (an image whose posteriors tie counts a share to each
+    # tied label, so the counts can be fractional)
+    ds_counts: tuple[float, ...]
     ds_fractions: tuple[float | None, ...]  # ... as shares of them: the same images as `fractions`
-    ds_all_fractions: tuple[float | None, ...]  # Dawid-Skene labels over every labelled image
+    # Dawid-Skene labels over every labelled image: an image whose every vote was an abstention has none, and
+    # counts in the denominator all the same (the shares then add up to less than 1)
+    ds_all_fractions: tuple[float | None, ...]
     ds_iterations: int | None
     ds_converged: bool | None
+    ds_ties: int = 0  # labelled images whose Dawid-Skene posteriors tie for the largest (split among the tied labels)
     # Intervals with images and annotators crossed (evaluation.intervals): each label's share, the no-consensus share.
     intervals: tuple[Interval | None, ...] = (None,) * stats.N_LABELS
     no_consensus_interval: Interval | None = None
@@ -172,7 +177,7 @@ class ImageRow:
     consensus: str  # a label value, or "" for no consensus
     several: bool  # several labels reached the threshold
     tied_top: bool  # ... and tied for the most votes
-    ds_label: str
+    ds_label: str  # a label value, "tie" when its posteriors tie for the largest, "" without votes
     ds_probability: float | None
     dr_amortised: float | None
     dr_optimised: float | None
@@ -381,7 +386,11 @@ class Report:
             (
                 "Dawid-Skene",
                 f"EM as crowd-kit's DawidSkene, fitted per scheme (tolerance {stats.DS_TOL:g} on the evidence lower "
-                f"bound, at most {stats.DS_MAX_ITER} iterations): "
+                f"bound, at most {stats.DS_MAX_ITER} iterations), each annotator's confusion matrix smoothed by a "
+                f"Dirichlet prior: per true label {stats.DS_PRIOR_RIGHT:g} pseudo-vote on that label and "
+                f"{stats.DS_PRIOR_WRONG:g} spread evenly over the others (right half the time a priori), added at "
+                "every M-step; an image whose posteriors tie for the largest is shared equally among the tied "
+                "labels (ties: " + ", ".join(f"{r.scheme} {r.ds_ties}" for r in self.schemes) + "); "
                 + ", ".join(f"{r.scheme} {r.ds_iterations} iterations"
                             + ("" if r.ds_converged is not False else " (not converged)") for r in self.schemes
                             if r.ds_iterations is not None),
@@ -404,16 +413,17 @@ def _scheme_row(
     name: str,
     table: np.ndarray,
     result: stats.Consensus,
-    ds: tuple[np.ndarray, int | None, bool | None],
+    ds: tuple[np.ndarray, np.ndarray, int | None, bool | None],
     n_unlabelled: int,
     dr: dict | None,
     settings: ReportSettings,
     expected: int,
     bootstrap: stats.GroupBootstrap,
 ) -> SchemeRow:
-    ds_labels, ds_iterations, ds_converged = ds
+    ds_share, ds_tied, ds_iterations, ds_converged = ds
     have = result.labels != stats.NO_CONSENSUS
-    ds_counts = tuple(int((ds_labels[have] == k).sum()) for k in range(stats.N_LABELS))
+    ds_counts = tuple(float(ds_share[have, k].sum()) for k in range(stats.N_LABELS))
+    n_images = len(result.labels)
     votes = table.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = table[votes > 0, 0] / votes[votes > 0]
@@ -429,9 +439,11 @@ def _scheme_row(
         l1_share=float(shares.mean()) if len(shares) else None,
         ds_counts=ds_counts,
         ds_fractions=_shares(ds_counts),
-        ds_all_fractions=_shares(tuple(int((ds_labels == k).sum()) for k in range(stats.N_LABELS))),
+        ds_all_fractions=tuple(float(ds_share[:, k].sum()) / n_images if n_images else None
+                               for k in range(stats.N_LABELS)),
         ds_iterations=ds_iterations,
         ds_converged=ds_converged,
+        ds_ties=int(ds_tied.sum()),
     )
 
 
@@ -619,9 +631,11 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         if not mask.any():
             ds_fits[name] = (None, None)
             continue
-        fit = stats.dawid_skene(local[k_items[mine]], k_users[mine], k_labels[mine], int(mask.sum()), len(user_ids))
+        fit = stats.dawid_skene(local[k_items[mine]], k_users[mine], k_labels[mine], int(mask.sum()), len(user_ids),
+                                prior=(stats.DS_PRIOR_RIGHT, stats.DS_PRIOR_WRONG))
         ds_labels[mask], ds_posteriors[mask] = fit.labels, fit.posteriors
         ds_fits[name] = (fit.iterations, fit.converged)
+    ds_share, ds_tied = stats.ds_shares(ds_posteriors, ds_labels != stats.NO_CONSENSUS)
 
     # One two-way bootstrap for every interval of the primary analysis, the surrogate-metric AUCs included.
     metric_values = {name: np.array([np.nan if sample_metrics[pk][name] is None else sample_metrics[pk][name]
@@ -643,12 +657,13 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         n_pool = sum(1 for _, _, s in sample_items if s == name)
         rows.append(
             _scheme_row(
-                name, table[mask], _subset(result, mask), (ds_labels[mask], *ds_fits[name]), n_pool - int(mask.sum()),
+                name, table[mask], _subset(result, mask), (ds_share[mask], ds_tied[mask], *ds_fits[name]),
+                n_pool - int(mask.sum()),
                 dr.get(name), settings, expected, boot.groups.get(name, empty_boot),
             )
         )
-    overall = _scheme_row("all", table, result, (ds_labels, None, None), len(sample_items) - n, None, settings, expected,
-                          boot.groups.get("all", empty_boot))
+    overall = _scheme_row("all", table, result, (ds_share, ds_tied, None, None), len(sample_items) - n, None, settings,
+                          expected, boot.groups.get("all", empty_boot))
 
     # The votes as cast (L4 included) and with L4 as an abstention: the two treatments of "inconclusive".
     c_items = np.array([index_of[i] for i, _, _ in counted], dtype=np.int64)
@@ -722,7 +737,7 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
             consensus=label_value(int(result.labels[i])),
             several=bool(result.several[i]),
             tied_top=bool(result.tied_top[i]),
-            ds_label=label_value(int(ds_labels[i])),
+            ds_label="tie" if ds_tied[i] else label_value(int(ds_labels[i])),
             ds_probability=float(ds_posteriors[i].max()) if ds_labels[i] != stats.NO_CONSENSUS else None,
             dr_amortised=sample_metrics[pk].get("dr_amortised"),
             dr_optimised=sample_metrics[pk].get("dr_optimised"),
