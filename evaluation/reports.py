@@ -7,6 +7,7 @@ figure except their own row in the annotator table and the long-format CSV (whic
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -614,6 +615,12 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
     k_labels = np.array([lab for _, _, lab in kept], dtype=np.int64)
     table = stats.vote_table(k_items, k_labels, n)
     result = stats.consensus(table, settings.threshold, settings.tie_policy)
+    # The votes as cast (L4 included). An abstention is a vote cast: an image is incomplete when it has fewer votes
+    # cast than annotators per image, whatever the rule then does with its L4 votes.
+    c_items = np.array([index_of[i] for i, _, _ in counted], dtype=np.int64)
+    c_labels = np.array([LABEL_INDEX[v] for _, _, v in counted], dtype=np.int64)
+    cast = stats.vote_table(c_items, c_labels, n)
+    result = dataclasses.replace(result, votes=cast.sum(axis=1))
     image_schemes = np.array([scheme for _, _, scheme in image_items], dtype=object)
 
     dr = scheme_dr(job)
@@ -665,10 +672,7 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
     overall = _scheme_row("all", table, result, (ds_share, ds_tied, None, None), len(sample_items) - n, None, settings,
                           expected, boot.groups.get("all", empty_boot))
 
-    # The votes as cast (L4 included) and with L4 as an abstention: the two treatments of "inconclusive".
-    c_items = np.array([index_of[i] for i, _, _ in counted], dtype=np.int64)
-    c_labels = np.array([LABEL_INDEX[v] for _, _, v in counted], dtype=np.int64)
-    cast = stats.vote_table(c_items, c_labels, n)
+    # The votes with L4 as an abstention: the other treatment of "inconclusive".
     abstained = cast.copy()
     abstained[:, LABEL_INDEX[INCONCLUSIVE]] = 0
     chance = stats.chance_baseline(cast.sum(axis=1), settings.threshold, settings.tie_policy,
@@ -745,8 +749,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         )
         for i, (pk, pid, scheme) in enumerate(image_items)
     ]
-    for row in rows:
-        mask = masks[row.scheme]
+    for row in [*rows, overall]:  # `all`: over every labelled image
+        mask = np.ones(n, dtype=bool) if row is overall else masks[row.scheme]
         for name, _ in METRICS:
             values = metric_values[name][mask]
             values = values[np.isfinite(values)]

@@ -378,7 +378,9 @@ def two_way_bootstrap(
             onehot = (decided[..., None] == np.arange(N_LABELS)).astype(float)
             valid = np.isfinite(agree)
             wk = w * complete  # Fleiss' kappa: the images with all their votes (pairs of distinct annotators)
-            wa = w * pairable  # Krippendorff's alpha: the images with two votes or more
+            # Krippendorff's alpha: the images with a pair of votes from two distinct drawn annotators (an image left
+            # with one annotator, drawn twice, has no pair and, as in the standard alpha, leaves the marginals too)
+            wa = w * pairable * (pairs > 0)
 
             def by_group(per_image: np.ndarray) -> np.ndarray:
                 """Sums over each group's images: (b, items[, 4]) -> (b, groups[, 4]), one matrix product."""

@@ -405,3 +405,15 @@ def test_a_metric_with_one_value_for_every_image_gets_no_auc_and_says_why():
     assert out[("nn_pixels", "creative")].auc == pytest.approx(0.0)  # the first two images score lowest
     one_class = _metric_aucs(np.zeros(4, dtype=int), {"nn_pixels": np.arange(4.0)}, None, {})[0]
     assert one_class.auc is None and one_class.why_none == "needs both classes"
+
+
+def test_the_all_row_carries_the_metric_means(client, researcher, built):
+    campaign, _ = built
+    client.login(username=researcher.username, password=PASSWORD)
+    primary = {r["scheme"]: r for r in read_csv(client, campaign, "summary") if r["analysis"] == "primary"}
+    every = AMORTISED["regular"] + AMORTISED["low_active"]
+    assert float(primary["all"]["dr_amortised_pool_mean"]) == pytest.approx(np.mean(every))
+    assert primary["all"]["dr_amortised_pool_n"] == str(len(every))
+    assert float(primary["all"]["dr_optimised_pool_mean"]) == pytest.approx(np.mean(OPTIMISED["low_active"]))
+    assert primary["all"]["dr_optimised_pool_n"] == "6"
+    assert primary["all"]["entropy_pool_n"] == "0"  # no classifier scores stored with these samples
