@@ -11,7 +11,8 @@ COLOURS = ("#8a94a6", "#5b8def", "#f0a500", "#c0392b", "#2e9e6a", "#7a4fbf")
 
 
 def fraction_chart(rows: list[SchemeRow], label_names: tuple[str, ...], width: int = 720, height: int = 300) -> SafeString:
-    """Grouped bars: one group per label (L1..L4), one bar per scheme, whiskers for the interval.
+    """Grouped bars: one group per label (L1..L4), one bar per scheme, whiskers for the interval (images and
+    annotators crossed, as in the table).
 
     Every text that comes from data (scheme and label names) is escaped; the rest are numbers.
     """
@@ -44,7 +45,7 @@ def fraction_chart(rows: list[SchemeRow], label_names: tuple[str, ...], width: i
                 f'<rect x="{x:.1f}" y="{y(fraction):.1f}" width="{bar_w * 0.9:.1f}" height="{plot_h * fraction:.1f}" '
                 f'fill="{COLOURS[b % len(COLOURS)]}"><title>{escape(row.scheme)} L{g + 1}: {fraction:.1%}</title></rect>'
             )
-            interval = row.fractions.intervals[g]
+            interval = row.intervals[g]
             if interval:
                 cx, lo, hi = x + bar_w * 0.45, y(interval.low), y(interval.high)
                 parts.append(

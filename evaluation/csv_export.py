@@ -67,10 +67,17 @@ def _interval(interval) -> list:
     return [interval.low if interval else None, interval.high if interval else None]
 
 
+AUC_HEADER = ["metric", "target", "auc", "auc_low", "auc_high", "auc_boot_low", "auc_boot_high", "auc_images",
+              "auc_positives", "within_auc", "within_auc_low", "within_auc_high", "within_auc_images",
+              "within_auc_positives"]
 SUMMARY_HEADER = (
+    # Intervals: `_low`/`_high` cross images and annotators (evaluation.intervals: the ones to read); `_wilson_`
+    # treats images as independent and ignores annotators; `_boot_` is the two-way percentile bootstrap (over-covers).
     ["analysis", "scheme", "images", "consensus_images", "no_consensus", "no_consensus_share", "no_consensus_share_low",
-     "no_consensus_share_high", "several_reach_threshold", "tied_for_most", "incomplete", "unlabelled"]
+     "no_consensus_share_high", "no_consensus_share_boot_low", "no_consensus_share_boot_high",
+     "several_reach_threshold", "tied_for_most", "incomplete", "unlabelled"]
     + [f"L{i}_{what}" for i in range(1, len(LABELS) + 1) for what in ("count", "fraction", "low", "high",
+                                                                         "wilson_low", "wilson_high",
                                                                          "boot_low", "boot_high")]
     + ["l1_vote_share", "dr_n", "dr_amortised_mean", "dr_optimised_mean",
        "fleiss_kappa", "fleiss_kappa_low", "fleiss_kappa_high", "fleiss_kappa_images", "fleiss_kappa_votes",
@@ -78,15 +85,16 @@ SUMMARY_HEADER = (
        "krippendorff_alpha_images", "krippendorff_alpha_votes", "agreement_headline"]
     + [f"ds_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
     + [f"ds_all_L{i}_fraction" for i in range(1, len(LABELS) + 1)]
-    + ["ds_iterations", "ds_converged"]
-    + ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm", "l1_difference_boot_low", "l1_difference_boot_high",
+    + ["ds_iterations", "ds_converged", "ds_ties"]
+    + ["l1_vs_low_active_p_fisher", "l1_vs_low_active_p_holm", "l1_difference_low", "l1_difference_high",
+       "l1_difference_boot_low", "l1_difference_boot_high",
        "l1_share_vs_low_active_p_permutation", "l1_share_vs_low_active_p_holm"]
     + [f"chance_L{i}" for i in range(1, len(LABELS) + 1)] + ["chance_none"]
     + RULE_HEADER + ["registered_at"] + PROVENANCE_HEADER + ["excluded_annotators"]
     # Surrogate metrics: their mean over the scheme's labelled images (primary rows), and one row per metric and
     # consensus class (analysis = surrogate, scheme = all) with its AUC over the images that have a consensus.
     + [f"{name}_{what}" for name, _ in METRICS for what in ("pool_mean", "pool_n")]
-    + ["metric", "target", "auc", "auc_boot_low", "auc_boot_high", "auc_images", "auc_positives"]
+    + AUC_HEADER
 )
 
 
@@ -106,23 +114,24 @@ def summary_rows(report: Report) -> list[list]:
     for row in [*report.schemes, report.overall]:
         f, a, boot = row.fractions, row.agreement, row.bootstrap
         out: list = ["primary", row.scheme, f.n_images, f.n_consensus, f.n_no_consensus, row.no_consensus_share,
-                     *_interval(boot.no_consensus), f.n_several, f.n_tied_top, f.n_incomplete, row.n_unlabelled]
-        for count, fraction, interval, boot_interval in zip(f.counts, f.fractions, f.intervals, boot.fractions,
-                                                            strict=True):
-            out += [count, fraction, *_interval(interval), *_interval(boot_interval)]
+                     *_interval(row.no_consensus_interval), *_interval(boot.no_consensus), f.n_several, f.n_tied_top,
+                     f.n_incomplete, row.n_unlabelled]
+        for count, fraction, interval, wilson, boot_interval in zip(f.counts, f.fractions, row.intervals, f.intervals,
+                                                                    boot.fractions, strict=True):
+            out += [count, fraction, *_interval(interval), *_interval(wilson), *_interval(boot_interval)]
         out += [row.l1_share, row.dr_n, row.dr_amortised, row.dr_optimised]
         out += [a.kappa, *_interval(boot.kappa if a.kappa is not None else None), a.kappa_images, a.kappa_votes,
                 a.kappa_note, a.alpha, *_interval(boot.alpha if a.alpha is not None else None), a.alpha_images,
                 a.alpha_votes, a.headline]
-        out += list(row.ds_fractions) + list(row.ds_all_fractions) + [row.ds_iterations, row.ds_converged]
+        out += list(row.ds_fractions) + list(row.ds_all_fractions) + [row.ds_iterations, row.ds_converged, row.ds_ties]
         test, share = tests.get(row.scheme), share_tests.get(row.scheme)
         out += [test.p_value if test else None, test.p_holm if test else None,
-                *_interval(report.differences.get(row.scheme)),
+                *_interval(report.differences.get(row.scheme)), *_interval(report.boot_differences.get(row.scheme)),
                 share.p_value if share else None, share.p_holm if share else None]
         out += chance + tail
         for name, _ in METRICS:
             out += list(row.metric_means.get(name, (None, None)))
-        out += [None] * 7
+        out += [None] * len(AUC_HEADER)
         rows.append(out)
     s = report.settings
     for setting in report.sensitivity:
@@ -149,8 +158,9 @@ def summary_rows(report: Report) -> list[list]:
     for m in report.metric_aucs:
         out = [None] * width
         out[col["analysis"]], out[col["scheme"]] = "surrogate", "all"
-        out[col["metric"]:col["metric"] + 7] = [m.metric, m.target, m.auc, *_interval(m.interval), m.n_images,
-                                               m.n_positive]
+        out[col["metric"]:] = [m.metric, m.target, m.auc, *_interval(m.interval), *_interval(m.boot_interval),
+                               m.n_images, m.n_positive, m.within_auc, *_interval(m.within_interval),
+                               m.within_n_images, m.within_n_positive]
         out[col["threshold"]:col["threshold"] + len(tail)] = tail
         rows.append(out)
     return rows

@@ -50,7 +50,9 @@ class ReportSettings(Freezable, models.Model):
         default=2, help_text="The exclusion rule applies only to annotators who answered at least this many attention checks."
     )
     confidence = models.FloatField(
-        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)], help_text="Level of the Wilson intervals."
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)],
+        help_text="Level of every interval of the report: the intervals shown (images and annotators crossed), and "
+        "the Wilson and two-way bootstrap intervals of summary.csv.",
     )
     registered_at = models.DateTimeField(
         null=True, blank=True, editable=False,

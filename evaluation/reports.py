@@ -7,6 +7,7 @@ figure except their own row in the annotator table and the long-format CSV (whic
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from django.utils.crypto import salted_hmac
 from annotation.models import Campaign, Label, LabelValue, Participant
 from generation.models import GenerationJob, PoolItem
 
-from . import stats
+from . import intervals, stats
 from .models import ReportSettings
 from .stats import Interval
 
@@ -90,11 +91,19 @@ class SchemeRow:
     agreement: stats.Agreement
     bootstrap: stats.GroupBootstrap
     l1_share: float | None  # mean over the images of each image's share of L1 votes (no consensus needed)
-    ds_counts: tuple[int, ...]  # Dawid-Skene labels of the images that have a consensus
+    # Dawid-Skene labels of the images that have a consensus (an image whose posteriors tie counts a share to each
+    # tied label, so the counts can be fractional)
+    ds_counts: tuple[float, ...]
     ds_fractions: tuple[float | None, ...]  # ... as shares of them: the same images as `fractions`
-    ds_all_fractions: tuple[float | None, ...]  # Dawid-Skene labels over every labelled image
+    # Dawid-Skene labels over every labelled image: an image whose every vote was an abstention has none, and
+    # counts in the denominator all the same (the shares then add up to less than 1)
+    ds_all_fractions: tuple[float | None, ...]
     ds_iterations: int | None
     ds_converged: bool | None
+    ds_ties: int = 0  # labelled images whose Dawid-Skene posteriors tie for the largest (split among the tied labels)
+    # Intervals with images and annotators crossed (evaluation.intervals): each label's share, the no-consensus share.
+    intervals: tuple[Interval | None, ...] = (None,) * stats.N_LABELS
+    no_consensus_interval: Interval | None = None
     # Mean of each surrogate metric over the scheme's labelled images (None: no image has it), and how many have it.
     metric_means: dict[str, tuple[float | None, int]] = field(default_factory=dict)
 
@@ -169,7 +178,7 @@ class ImageRow:
     consensus: str  # a label value, or "" for no consensus
     several: bool  # several labels reached the threshold
     tied_top: bool  # ... and tied for the most votes
-    ds_label: str
+    ds_label: str  # a label value, "tie" when its posteriors tie for the largest, "" without votes
     ds_probability: float | None
     dr_amortised: float | None
     dr_optimised: float | None
@@ -187,8 +196,15 @@ class MetricAUC:
     n_images: int  # images with a consensus and a value of the metric
     n_positive: int
     auc: float | None
-    interval: Interval | None  # two-way bootstrap (annotators and images): the consensus is redrawn in each resample
+    interval: Interval | None  # images and annotators crossed (evaluation.intervals)
     why_none: str = ""  # when auc is None: why there is none
+    boot_interval: Interval | None = None  # two-way percentile bootstrap (summary.csv only: it over-covers)
+    # Within-scheme AUC: over pairs of images of the same scheme only, so the scheme's own effect on the metric and
+    # on the labels drops out; its interval, the images and positives it is over.
+    within_auc: float | None = None
+    within_interval: Interval | None = None
+    within_n_images: int = 0
+    within_n_positive: int = 0
 
 
 @dataclass
@@ -246,7 +262,7 @@ class Report:
     chance: stats.ChanceBaseline
     tests: list[stats.ProportionTest]
     share_tests: list[stats.ShareTest]
-    differences: dict[str, stats.Interval | None]  # two-way bootstrap interval of low-active's L1 minus a baseline's
+    differences: dict[str, stats.Interval | None]  # interval of low-active's L1 share minus a baseline's (crossed)
     sensitivity: list[SensitivityRow]
     attention_kind: str
     annotators: list[AnnotatorRow]
@@ -255,6 +271,7 @@ class Report:
     labels: list[LabelRow] = field(repr=False)
     metric_aucs: list[MetricAUC] = field(default_factory=list)
     gallery: list[GalleryRow] = field(default_factory=list, repr=False)
+    boot_differences: dict[str, stats.Interval | None] = field(default_factory=dict)  # the two-way bootstrap's
 
     @property
     def stored_metrics(self) -> list[tuple[str, str]]:
@@ -330,9 +347,14 @@ class Report:
             ("inconclusive", f"{s.inconclusive}: {s.get_inconclusive_display()}; images without a consensus are counted apart"),
             ("primary analysis", self.registration()),
             ("fractions", "normalised over the images that have a consensus; the share without one is shown beside"),
-            ("intervals", f"Wilson score, {s.confidence:.0%} (images as independent), and a {s.confidence:.0%} "
-                          f"two-way percentile bootstrap resampling annotators and images ({BOOTSTRAP_RESAMPLES} "
-                          f"resamples, seed {BOOTSTRAP_SEED})"),
+            ("intervals", f"{s.confidence:.0%}, images and annotators crossed: the variance of each figure's "
+                          "linearisation over the images plus the covariance that shared annotators add (each vote "
+                          "against one drawn from the image's other votes, its own square left out), Wilson at the "
+                          "effective number of images for shares, normal for differences, normal on the logit scale "
+                          "for AUCs; coverage measured by simulation (benchmarks/interval_coverage.py). summary.csv "
+                          f"also has the {s.confidence:.0%} Wilson interval (images as independent, annotators "
+                          f"ignored) and the two-way percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, seed "
+                          f"{BOOTSTRAP_SEED}), which over-covers"),
             ("tests", "two-sided Fisher's exact test on L1 vs the other consensus labels (consensus images only); "
                       f"two-sided permutation test ({stats.PERMUTATIONS} permutations, seed {PERMUTATION_SEED}) on "
                       "each image's share of L1 votes (every labelled image); both Holm-adjusted over the baselines"),
@@ -346,11 +368,11 @@ class Report:
                 "surrogate metrics",
                 "per image, stored with its sample (" + ", ".join(n for _, n in METRICS) + "); AUC (Mann-Whitney U "
                 "over positives x negatives, ties one half) of creative = consensus L1 and of novel = consensus L1 "
-                "or L2, each against the other images with a consensus (images without one left out); "
-                f"{self.settings.confidence:.0%} two-way percentile bootstrap resampling annotators and images "
-                f"({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}: the draws of the other intervals); each "
-                "resample redraws every image's consensus from the drawn annotators' votes and takes the AUC over "
-                "the images with a consensus in it, each counted as often as it was drawn",
+                "or L2, each against the other images with a consensus (images without one left out), over all "
+                "schemes together and within schemes (pairs of images of the same scheme only); "
+                f"{self.settings.confidence:.0%} interval with images and annotators crossed, counting how each "
+                "image's consensus, hence its class, moves with the annotators who voted on it; summary.csv also has "
+                f"the two-way percentile bootstrap's ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})",
             ),
             ("chance baseline", "exact (every split of the votes), averaged over the images' numbers of votes cast"
                                 + (", L4 votes left out before the rule" if s.abstain_inconclusive else "")),
@@ -365,7 +387,11 @@ class Report:
             (
                 "Dawid-Skene",
                 f"EM as crowd-kit's DawidSkene, fitted per scheme (tolerance {stats.DS_TOL:g} on the evidence lower "
-                f"bound, at most {stats.DS_MAX_ITER} iterations): "
+                f"bound, at most {stats.DS_MAX_ITER} iterations), each annotator's confusion matrix smoothed by a "
+                f"Dirichlet prior: per true label {stats.DS_PRIOR_RIGHT:g} pseudo-vote on that label and "
+                f"{stats.DS_PRIOR_WRONG:g} spread evenly over the others (right half the time a priori), added at "
+                "every M-step; an image whose posteriors tie for the largest is shared equally among the tied "
+                "labels (ties: " + ", ".join(f"{r.scheme} {r.ds_ties}" for r in self.schemes) + "); "
                 + ", ".join(f"{r.scheme} {r.ds_iterations} iterations"
                             + ("" if r.ds_converged is not False else " (not converged)") for r in self.schemes
                             if r.ds_iterations is not None),
@@ -388,16 +414,17 @@ def _scheme_row(
     name: str,
     table: np.ndarray,
     result: stats.Consensus,
-    ds: tuple[np.ndarray, int | None, bool | None],
+    ds: tuple[np.ndarray, np.ndarray, int | None, bool | None],
     n_unlabelled: int,
     dr: dict | None,
     settings: ReportSettings,
     expected: int,
     bootstrap: stats.GroupBootstrap,
 ) -> SchemeRow:
-    ds_labels, ds_iterations, ds_converged = ds
+    ds_share, ds_tied, ds_iterations, ds_converged = ds
     have = result.labels != stats.NO_CONSENSUS
-    ds_counts = tuple(int((ds_labels[have] == k).sum()) for k in range(stats.N_LABELS))
+    ds_counts = tuple(float(ds_share[have, k].sum()) for k in range(stats.N_LABELS))
+    n_images = len(result.labels)
     votes = table.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = table[votes > 0, 0] / votes[votes > 0]
@@ -413,17 +440,21 @@ def _scheme_row(
         l1_share=float(shares.mean()) if len(shares) else None,
         ds_counts=ds_counts,
         ds_fractions=_shares(ds_counts),
-        ds_all_fractions=_shares(tuple(int((ds_labels == k).sum()) for k in range(stats.N_LABELS))),
+        ds_all_fractions=tuple(float(ds_share[:, k].sum()) / n_images if n_images else None
+                               for k in range(stats.N_LABELS)),
         ds_iterations=ds_iterations,
         ds_converged=ds_converged,
+        ds_ties=int(ds_tied.sum()),
     )
 
 
-def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray],
-                 intervals: dict[tuple[str, str], Interval | None]) -> list[MetricAUC]:
+def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray], crossed: intervals.CampaignIntervals | None,
+                 boot: dict[tuple[str, str], Interval | None]) -> list[MetricAUC]:
     """Per metric and class, the AUC over the images with a consensus and a value of the metric, with its interval
-    from the two-way bootstrap (`intervals`, by (metric, class); empty when the report skips the resampling)."""
+    (images and annotators crossed) and the within-scheme AUC beside it (`crossed`: None when the report skips the
+    inference), and the two-way bootstrap's interval (`boot`, by (metric, class))."""
     out = []
+    empty = intervals.AUCEstimate(None, None, 0, 0)
     names = dict(METRICS)
     for name, values in metric_values.items():
         use = (labels != stats.NO_CONSENSUS) & np.isfinite(values)
@@ -433,12 +464,19 @@ def _metric_aucs(labels: np.ndarray, metric_values: dict[str, np.ndarray],
             both = 0 < positive.sum() < len(positive)
             # A metric with one value for every image tells nothing apart: no AUC (0.5 would read as "chance").
             auc = stats.auc(values[use], positive) if both and not constant else None
+            pooled = crossed.aucs.get((name, target), empty) if crossed else empty
+            within = crossed.within_aucs.get((name, target), empty) if crossed else empty
+            # Without pairs of both classes inside one scheme, or with a metric constant there, there is no within AUC.
+            within_ok = auc is not None and within.value is not None and within.interval is not None
             out.append(MetricAUC(
                 metric=name, metric_name=names[name], target=target, target_name=target_name,
                 n_images=int(use.sum()), n_positive=int(positive.sum()), auc=auc,
-                interval=intervals.get((name, target)) if auc is not None else None,
+                interval=pooled.interval if auc is not None else None,
                 why_none="" if auc is not None else "needs both classes" if not both else
                 f"the same value ({float(values[use][0]):g}) for every image",
+                boot_interval=boot.get((name, target)) if auc is not None else None,
+                within_auc=within.value if within_ok else None, within_interval=within.interval if within_ok else None,
+                within_n_images=within.n_images, within_n_positive=within.n_positive,
             ))
     return out
 
@@ -496,6 +534,19 @@ def _sensitivity(
             primary = policy == settings.tie_policy and inconclusive == settings.inconclusive
             rows.append(SensitivityRow(policy, inconclusive, primary, per_scheme, tests, share_tests[inconclusive]))
     return rows
+
+
+def _crossed_intervals(
+    items: np.ndarray, annotators: np.ndarray, labels: np.ndarray, n: int, groups: dict[str, np.ndarray],
+    baselines: list[str], settings: ReportSettings, metric_values: dict[str, np.ndarray], image_schemes: np.ndarray,
+) -> intervals.CampaignIntervals:
+    """The primary analysis's intervals, images and annotators crossed (evaluation.intervals)."""
+    votes = intervals.crossed_votes(items, annotators, labels, n, settings.threshold, settings.tie_policy)
+    strata = np.unique(image_schemes.astype(str), return_inverse=True)[1] if n else np.zeros(0, dtype=np.int64)
+    return intervals.campaign_intervals(
+        votes, groups, target=TARGET_SCHEME, baselines=tuple(baselines), confidence=settings.confidence,
+        scores=metric_values, auc_targets={target: classes for target, _, classes in AUC_TARGETS}, strata=strata,
+    )
 
 
 def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, inference: bool = True) -> Report:
@@ -564,6 +615,12 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
     k_labels = np.array([lab for _, _, lab in kept], dtype=np.int64)
     table = stats.vote_table(k_items, k_labels, n)
     result = stats.consensus(table, settings.threshold, settings.tie_policy)
+    # The votes as cast (L4 included). An abstention is a vote cast: an image is incomplete when it has fewer votes
+    # cast than annotators per image, whatever the rule then does with its L4 votes.
+    c_items = np.array([index_of[i] for i, _, _ in counted], dtype=np.int64)
+    c_labels = np.array([LABEL_INDEX[v] for _, _, v in counted], dtype=np.int64)
+    cast = stats.vote_table(c_items, c_labels, n)
+    result = dataclasses.replace(result, votes=cast.sum(axis=1))
     image_schemes = np.array([scheme for _, _, scheme in image_items], dtype=object)
 
     dr = scheme_dr(job)
@@ -581,9 +638,11 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         if not mask.any():
             ds_fits[name] = (None, None)
             continue
-        fit = stats.dawid_skene(local[k_items[mine]], k_users[mine], k_labels[mine], int(mask.sum()), len(user_ids))
+        fit = stats.dawid_skene(local[k_items[mine]], k_users[mine], k_labels[mine], int(mask.sum()), len(user_ids),
+                                prior=(stats.DS_PRIOR_RIGHT, stats.DS_PRIOR_WRONG))
         ds_labels[mask], ds_posteriors[mask] = fit.labels, fit.posteriors
         ds_fits[name] = (fit.iterations, fit.converged)
+    ds_share, ds_tied = stats.ds_shares(ds_posteriors, ds_labels != stats.NO_CONSENSUS)
 
     # One two-way bootstrap for every interval of the primary analysis, the surrogate-metric AUCs included.
     metric_values = {name: np.array([np.nan if sample_metrics[pk][name] is None else sample_metrics[pk][name]
@@ -597,23 +656,23 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         scores=metric_values, auc_targets={target: classes for target, _, classes in AUC_TARGETS},
     )
     empty_boot = stats.GroupBootstrap((None,) * stats.N_LABELS, None, None, None)
+    crossed = _crossed_intervals(k_items, k_voters, k_labels, n, {**masks, "all": np.ones(n, dtype=bool)}, baselines,
+                                 settings, metric_values, image_schemes) if inference else None
 
     rows = []
     for name, mask in masks.items():
         n_pool = sum(1 for _, _, s in sample_items if s == name)
         rows.append(
             _scheme_row(
-                name, table[mask], _subset(result, mask), (ds_labels[mask], *ds_fits[name]), n_pool - int(mask.sum()),
+                name, table[mask], _subset(result, mask), (ds_share[mask], ds_tied[mask], *ds_fits[name]),
+                n_pool - int(mask.sum()),
                 dr.get(name), settings, expected, boot.groups.get(name, empty_boot),
             )
         )
-    overall = _scheme_row("all", table, result, (ds_labels, None, None), len(sample_items) - n, None, settings, expected,
-                          boot.groups.get("all", empty_boot))
+    overall = _scheme_row("all", table, result, (ds_share, ds_tied, None, None), len(sample_items) - n, None, settings,
+                          expected, boot.groups.get("all", empty_boot))
 
-    # The votes as cast (L4 included) and with L4 as an abstention: the two treatments of "inconclusive".
-    c_items = np.array([index_of[i] for i, _, _ in counted], dtype=np.int64)
-    c_labels = np.array([LABEL_INDEX[v] for _, _, v in counted], dtype=np.int64)
-    cast = stats.vote_table(c_items, c_labels, n)
+    # The votes with L4 as an abstention: the other treatment of "inconclusive".
     abstained = cast.copy()
     abstained[:, LABEL_INDEX[INCONCLUSIVE]] = 0
     chance = stats.chance_baseline(cast.sum(axis=1), settings.threshold, settings.tie_policy,
@@ -682,7 +741,7 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
             consensus=label_value(int(result.labels[i])),
             several=bool(result.several[i]),
             tied_top=bool(result.tied_top[i]),
-            ds_label=label_value(int(ds_labels[i])),
+            ds_label="tie" if ds_tied[i] else label_value(int(ds_labels[i])),
             ds_probability=float(ds_posteriors[i].max()) if ds_labels[i] != stats.NO_CONSENSUS else None,
             dr_amortised=sample_metrics[pk].get("dr_amortised"),
             dr_optimised=sample_metrics[pk].get("dr_optimised"),
@@ -690,13 +749,16 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         )
         for i, (pk, pid, scheme) in enumerate(image_items)
     ]
-    for row in rows:
-        mask = masks[row.scheme]
+    for row in [*rows, overall]:  # `all`: over every labelled image
+        mask = np.ones(n, dtype=bool) if row is overall else masks[row.scheme]
         for name, _ in METRICS:
             values = metric_values[name][mask]
             values = values[np.isfinite(values)]
             row.metric_means[name] = (float(values.mean()) if len(values) else None, len(values))
-    metric_aucs = _metric_aucs(result.labels, metric_values, boot.aucs)
+    metric_aucs = _metric_aucs(result.labels, metric_values, crossed, boot.aucs)
+    for row in [*rows, overall]:
+        if crossed is not None:
+            row.intervals, row.no_consensus_interval = crossed.fractions[row.scheme], crossed.no_consensus[row.scheme]
     gallery = [_gallery_row(name, table[mask], result.labels[mask], [image_items[i][1] for i in np.flatnonzero(mask)])
                for name, mask in masks.items() if mask.any()]
     long = [
@@ -728,7 +790,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         chance=chance,
         tests=tests,
         share_tests=share_tests,
-        differences=boot.differences,
+        differences=crossed.differences if crossed else {},
+        boot_differences=boot.differences,
         sensitivity=sensitivity,
         attention_kind=attention_kind(pool),
         annotators=annotators,

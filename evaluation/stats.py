@@ -378,7 +378,9 @@ def two_way_bootstrap(
             onehot = (decided[..., None] == np.arange(N_LABELS)).astype(float)
             valid = np.isfinite(agree)
             wk = w * complete  # Fleiss' kappa: the images with all their votes (pairs of distinct annotators)
-            wa = w * pairable  # Krippendorff's alpha: the images with two votes or more
+            # Krippendorff's alpha: the images with a pair of votes from two distinct drawn annotators (an image left
+            # with one annotator, drawn twice, has no pair and, as in the standard alpha, leaves the marginals too)
+            wa = w * pairable * (pairs > 0)
 
             def by_group(per_image: np.ndarray) -> np.ndarray:
                 """Sums over each group's images: (b, items[, 4]) -> (b, groups[, 4]), one matrix product."""
@@ -399,12 +401,12 @@ def two_way_bootstrap(
             kp[rows] = (p_bar - p_e) / (1 - p_e)
             al[rows] = 1 - (n - 1) * by_group(wa * disagree) / (n * n - (n_c**2).sum(axis=2))
             have = decided != NO_CONSENSUS
-            for target, classes in auc_targets.items():
+            for auc_target, classes in auc_targets.items():  # not `target`: that is the scheme compared below
                 positive = np.isin(decided, classes)
                 pos_w, neg_w = w * positive, w * (have & ~positive)
                 for metric, (index, starts) in orders.items():
                     if len(index):
-                        au[(metric, target)][rows] = _weighted_auc(pos_w[:, index], neg_w[:, index], starts)
+                        au[(metric, auc_target)][rows] = _weighted_auc(pos_w[:, index], neg_w[:, index], starts)
     out = {
         name: GroupBootstrap(
             fractions=tuple(percentile_interval(fr[:, g, k], confidence) for k in range(N_LABELS)),
@@ -660,6 +662,31 @@ class DawidSkene:
 DS_MAX_ITER = 100
 DS_TOL = 1e-5
 DS_EPS = 1e-10
+# The report's prior on each annotator's confusion matrix: per true label, Dirichlet pseudo-votes, DS_PRIOR_RIGHT on
+# that label and DS_PRIOR_WRONG spread evenly over the others (a prior mean of "right half the time", twice chance).
+# Per scheme an annotator casts some 17 votes, about 4 per true label: 2 pseudo-votes per label weigh a third, so a
+# matrix fitted from a handful of votes no longer makes every posterior near certain.
+DS_PRIOR_RIGHT = 1.0
+DS_PRIOR_WRONG = 1.0
+# Posteriors this close to the largest are an exact tie: the image is shared equally among the tied labels.
+DS_TIE = 1e-9
+
+
+def ds_prior(n_labels: int, right: float = DS_PRIOR_RIGHT, wrong: float = DS_PRIOR_WRONG) -> np.ndarray:
+    """Pseudo-votes (given, true) added to every annotator's confusion counts: `right` on the diagonal, `wrong`
+    spread evenly over the other given labels of each true label (as crowd-kit's initial_error "addition")."""
+    if n_labels == 1:
+        return np.full((1, 1), right)
+    return np.where(np.eye(n_labels, dtype=bool), right, wrong / (n_labels - 1))
+
+
+def ds_shares(posteriors: np.ndarray, labelled: np.ndarray, tie: float = DS_TIE) -> tuple[np.ndarray, np.ndarray]:
+    """Each labelled image's Dawid-Skene label as shares (images, 4): 1 for its most probable label, or split equally
+    among labels whose posteriors tie for the largest (none goes to the lower label); and which images tied."""
+    top = posteriors.max(axis=1, keepdims=True)
+    tied_top = (posteriors >= top - tie) & labelled[:, None]
+    n_top = tied_top.sum(axis=1)
+    return np.where(n_top[:, None] > 0, tied_top / np.maximum(n_top, 1)[:, None], 0.0), n_top >= 2
 
 
 def dawid_skene(
@@ -671,6 +698,7 @@ def dawid_skene(
     *,
     max_iter: int = DS_MAX_ITER,
     tol: float = DS_TOL,
+    prior: tuple[float, float] | None = None,
 ) -> DawidSkene:
     """Dawid & Skene (1979) EM, step for step as crowd-kit's `crowdkit.aggregation.DawidSkene` (1.4).
 
@@ -679,6 +707,10 @@ def dawid_skene(
     clipped at 1e-10, as crowd-kit does); EM stops when the evidence lower bound per vote gains less than `tol`
     (1e-5), else after `max_iter` (100) iterations, which is reported as not converged. Only the labels given
     take part (a label nobody gave has posterior 0). The tests compare it with crowd-kit itself.
+
+    `prior` (right, wrong): Dirichlet pseudo-votes added to every annotator's confusion counts at each M-step (the
+    maximum a posteriori EM; `ds_prior`), as crowd-kit's `initial_error_strategy="addition"` with that matrix for
+    every annotator: a cell without evidence then keeps its prior share instead of 1e-10.
     """
     items = np.asarray(items, dtype=np.int64)
     annotators = np.asarray(annotators, dtype=np.int64)
@@ -702,10 +734,14 @@ def dawid_skene(
     pair = annotators * c + given
     by_pair = sparse.csr_matrix((ones, (pair, np.arange(m))), shape=(n_annotators * c, m))
     present = np.bincount(pair, minlength=n_annotators * c).reshape(n_annotators, c) > 0
+    pseudo = np.zeros((c, c)) if prior is None else ds_prior(c, *prior)
+    if prior is not None:
+        present[:] = True  # the prior gives every annotator every row (given label)
 
     def m_step(post: np.ndarray) -> np.ndarray:
-        """errors[a, given, true]: counts clipped at EPS where the annotator gave that label, normalised per true."""
-        counts = np.asarray(by_pair @ post[t]).reshape(n_annotators, c, c)
+        """errors[a, given, true]: counts (plus the prior) clipped at EPS where the annotator gave that label (with a
+        prior: every label), normalised per true label."""
+        counts = np.asarray(by_pair @ post[t]).reshape(n_annotators, c, c) + pseudo[None]
         counts = np.where(present[:, :, None], np.clip(counts, DS_EPS, None), 0.0)
         return counts / counts.sum(axis=1, keepdims=True)
 

@@ -136,3 +136,25 @@ def test_it_bootstraps_annotators_and_images_together():
                                              np.ones((400, n_annot))), **kwargs)
     width = result.groups["all"].alpha.high - result.groups["all"].alpha.low
     assert width > images_only.groups["all"].alpha.high - images_only.groups["all"].alpha.low
+
+
+def test_its_bootstrap_alpha_leaves_out_images_left_with_one_annotator():
+    """Alpha pairs the values of a unit: an image whose drawn annotators are one annotator (drawn twice) has no pair,
+    so, as in the standard alpha, its votes leave the marginals too: the same as not drawing the image at all."""
+    from evaluation.stats import two_way_bootstrap
+
+    rng = np.random.default_rng(2)
+    n_items, n_annot = 12, 5
+    # Image 0 is labelled by annotators 0 and 1 only; the others by all five.
+    items = np.r_[[0, 0], np.repeat(np.arange(1, n_items), n_annot)]
+    annotators = np.r_[[0, 1], np.tile(np.arange(n_annot), n_items - 1)]
+    labels = np.r_[[0, 3], rng.integers(0, 4, (n_items - 1) * n_annot)]
+    groups = {"all": np.ones(n_items, dtype=bool)}
+    kwargs = dict(raters=n_annot, threshold=2, tie_policy="plurality_or_none")
+    v = np.array([[2.0, 0.0, 1.0, 1.0, 1.0]])  # annotator 1 not drawn: image 0 keeps annotator 0 twice
+    w = np.ones((1, n_items))
+    without = w.copy()
+    without[0, 0] = 0.0
+    got = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, weights=(w, v), **kwargs)
+    expected = two_way_bootstrap(items, annotators, labels, n_items, n_annot, groups, weights=(without, v), **kwargs)
+    assert got.groups["all"].alpha.low == pytest.approx(expected.groups["all"].alpha.low, abs=1e-12)

@@ -68,8 +68,11 @@ def test_it_round_trips_the_summary(setup):
                 assert row[f"L{i + 1}_fraction"] == ""
             else:
                 assert float(row[f"L{i + 1}_fraction"]) == f.fractions[i]
-                assert float(row[f"L{i + 1}_low"]) == f.intervals[i].low
-                assert float(row[f"L{i + 1}_high"]) == f.intervals[i].high
+                # The interval to read crosses images and annotators; Wilson (ignoring annotators) is named so.
+                assert float(row[f"L{i + 1}_low"]) == scheme_row.intervals[i].low
+                assert float(row[f"L{i + 1}_high"]) == scheme_row.intervals[i].high
+                assert float(row[f"L{i + 1}_wilson_low"]) == f.intervals[i].low
+                assert float(row[f"L{i + 1}_wilson_high"]) == f.intervals[i].high
         boot = scheme_row.bootstrap
         for name, value, ci in [("fleiss_kappa", scheme_row.fleiss_kappa, boot.kappa),
                                 ("krippendorff_alpha", scheme_row.krippendorff_alpha, boot.alpha)]:

@@ -143,8 +143,9 @@ def test_it_can_treat_inconclusive_votes_as_abstentions(db):
     report = build_report(campaign)
     abstain = {r.scheme: r for r in report.schemes}["regular"].fractions
     assert abstain.counts == (1, 0, 0, 0)
-    # 3/1/0 -> L1; 2/2/0 -> nothing reaches 3; all nine abstained -> an image without a consensus.
-    assert (abstain.n_images, abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (3, 1, 2, 3)
+    # 3/1/0 -> L1; 2/2/0 -> nothing reaches 3; all nine abstained -> an image without a consensus. Every image had
+    # its 9 votes cast: none is incomplete (an abstention is a vote cast).
+    assert (abstain.n_images, abstain.n_consensus, abstain.n_no_consensus, abstain.n_incomplete) == (3, 1, 2, 0)
     assert {r.scheme: r for r in report.schemes}["regular"].n_unlabelled == 0
     assert dict(report.parameters())["inconclusive"].startswith("abstain:")
     # The chance baseline follows the setting: every image has 9 votes cast, L4 is left out before the rule.
@@ -191,3 +192,12 @@ def test_it_ignores_summary_entries_that_are_not_schemes(db):
     assert list(rows) == ["regular", "low_active"]
     assert rows["regular"].fractions.n_images == 0 and rows["regular"].dr_amortised == 1.5
     assert rows["low_active"].dr_amortised is None
+
+
+def test_it_counts_abstentions_as_votes_cast_for_incomplete(db):
+    # With inconclusive as an abstention the L4 votes leave the rule, but they were cast: 9 of 9 is complete.
+    campaign, _ = build_campaign({"low_active": [[3, 3, 0, 3], [3, 3, 0, 2], [9, 0, 0, 0]]}, make_annotators(9))
+    set_report_settings(campaign, inconclusive="abstain")
+    row = next(r for r in build_report(campaign).schemes if r.scheme == "low_active")
+    assert row.fractions.n_incomplete == 1  # only the image with 8 votes cast
+    assert row.agreement.alpha_votes == 6 + 6 + 9  # the rule and the agreement still leave the L4 votes out

@@ -137,3 +137,41 @@ def test_the_per_scheme_means_fit_a_desktop_window_with_every_metric(browser, li
     box = page.locator("#metric-means").evaluate("t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
     assert box[0] <= box[1], box
     page.close()
+
+
+def test_it_shows_the_difference_intervals_and_the_within_scheme_aucs(browser, live_server):
+    """A campaign full of labels, every metric stored: the difference of L1 shares with its interval, the pooled and
+    within-scheme AUCs each with theirs, readable on a desktop and on a phone without the page scrolling sideways."""
+    from evaluation.reports import METRICS
+    from generation.models import Sample
+
+    rng = np.random.default_rng(3)
+    votes = {s: [rng.multinomial(9, p).tolist() for _ in range(30)] for s, p in TASTES.items()}
+    campaign, items = build_campaign(votes, make_annotators(9), attention=[["not_novel"] * 9])
+    for scheme, scheme_items in items.items():
+        for item, row in zip(scheme_items, votes.get(scheme, ()), strict=False):
+            # The metrics follow the image's L1 votes loosely, so the AUCs are away from 0.5.
+            Sample.objects.filter(pk=item.sample_id).update(
+                **{name: float(row[0] + rng.gamma(2.0)) for name, _ in METRICS})
+    make_researcher("rita")
+    for name, size in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})):
+        page = open_report(browser, live_server, campaign, size)
+        page.wait_for_selector("#metric-auc")
+        differences = page.locator("#tests tbody td.difference").all_inner_texts()
+        assert len(differences) == 3 and all("pts" in d and "[" in d for d in differences), differences
+        assert "images and annotators crossed" in page.locator("#tests thead").inner_text()
+        cells = page.locator("#metric-auc .auc-within")
+        assert cells.count() == 2 * len(METRICS)
+        assert all("within scheme" in t and "[" in t for t in cells.all_inner_texts())
+        # The headline figures are in the window without scrolling the tables sideways.
+        for figure in ("#tests td.difference", "#metric-auc .auc-within"):
+            box = page.locator(figure).first.bounding_box()
+            assert box["x"] + box["width"] <= size["width"], (figure, box)
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= size["width"] + 1, width
+        shot(page, f"crossed-{name}")
+        if os.environ.get("REPORT_SHOTS"):
+            for section in ("tests", "summary", "metric-auc", "dawid-skene"):
+                page.locator(f"#{section}").scroll_into_view_if_needed()  # what the window shows there
+                page.screenshot(path=os.path.join(os.environ["REPORT_SHOTS"], f"crossed-{section}-{name}.png"))
+        page.close()

@@ -82,3 +82,22 @@ def test_it_lets_researchers_edit_settings_in_the_admin(client, researcher, anno
     annotator.save()
     client.login(username=annotator.username, password=PASSWORD)
     assert client.get("/admin/evaluation/reportsettings/").status_code == 403
+
+
+def test_its_confidence_sets_every_interval_and_says_so(db):
+    from evaluation.reports import build_report
+    from tests.evaluation.builders import set_report_settings
+
+    help_text = ReportSettings._meta.get_field("confidence").help_text
+    assert "every interval" in help_text and "bootstrap" in help_text
+    rows = [[5, 0, 4, 0], [4, 0, 5, 0], [9, 0, 0, 0], [0, 0, 9, 0]] * 3
+    campaign, _ = build_campaign({"regular": rows, "low_active": rows}, make_annotators(9))
+    wide = build_report(campaign).schemes[0]
+    set_report_settings(campaign, confidence=0.8)
+    narrow = build_report(campaign).schemes[0]
+
+    def width(interval):
+        return interval.high - interval.low
+
+    for get in (lambda r: r.intervals[0], lambda r: r.fractions.intervals[0], lambda r: r.bootstrap.fractions[0]):
+        assert width(get(narrow)) < width(get(wide))

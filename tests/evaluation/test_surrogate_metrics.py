@@ -259,8 +259,8 @@ def test_report_aucs_over_the_consensus_images(built):
             assert (m.n_images, m.n_positive) == (n_images, n_positive)
             assert m.auc == pytest.approx(value)
             assert m.interval is not None and m.interval.low <= m.interval.high
-    # The intervals are those of the two-way bootstrap over the same votes (annotator j gives the j-th vote of each
-    # row, images in pool order), with the report's resamples and seed: annotators are resampled too.
+    # summary.csv's bootstrap intervals are those of the two-way bootstrap over the same votes (annotator j gives the
+    # j-th vote of each row, images in pool order), with the report's resamples and seed: annotators are resampled too.
     rows = [row for scheme in VOTES for row in VOTES[scheme]]
     scores = {"dr_amortised": np.array([v for s in VOTES for v in AMORTISED[s]], dtype=float),
               "dr_optimised": np.array([np.nan if v is None else v for s in VOTES for v in OPTIMISED[s]])}
@@ -270,12 +270,12 @@ def test_report_aucs_over_the_consensus_images(built):
     images_only = two_way_aucs(*votes_of(rows), len(rows), 9, scores,
                                weights=(image_w, np.ones((BOOTSTRAP_RESAMPLES, 9))))
     for key, m in got.items():  # the classifier's scores and distances: none stored with these samples
-        assert m.interval == expected[key] if key[0] in scores else (m.auc, m.interval, m.n_images) == (None, None, 0)
+        assert m.boot_interval == expected[key] if key[0] in scores else (m.auc, m.interval, m.n_images) == (None, None, 0)
     # Optimised D_r separates low-active's L1 images perfectly in any draw; amortised D_r moves with the annotators.
     for key in (("dr_amortised", "creative"), ("dr_amortised", "novel")):
-        assert got[key].interval.low < images_only[key].low  # novel: 1.0 when images alone are resampled
+        assert got[key].boot_interval.low < images_only[key].low  # novel: 1.0 when images alone are resampled
     text = dict(report.parameters())["surrogate metrics"]
-    assert "two-way percentile bootstrap resampling annotators and images" in text
+    assert "images and annotators crossed" in text and "two-way percentile bootstrap" in text
     assert f"{BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}" in text
     assert "not resampled" not in text
     # 9 images with a consensus (the tie and the attention check left out); optimised only on low-active's 6.
@@ -291,14 +291,13 @@ def test_report_page_shows_the_two_way_auc_intervals(client, researcher, built):
     client.login(username=researcher.username, password=PASSWORD)
     page = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
     section = re.search(r'<section id="surrogates">(.*?)</section>', page, re.S).group(1)
-    assert "two-way bootstrap interval, resampling annotators and images" in section
+    assert "interval with images and annotators crossed" in section
     assert "not resampled" not in page
     for m in build_report(campaign).metric_aucs:
         if m.interval is not None:  # None: a metric these samples do not carry
             assert f"[{m.interval.low:.3f}, {m.interval.high:.3f}]" in section
-    assert "[0.500, 1.000]" in section  # amortised D_r, creative: as wide as it gets once the annotators vary
     params = re.search(r'<table class="params" id="parameters">(.*?)</table>', page, re.S).group(1)
-    assert "two-way percentile bootstrap resampling annotators and images" in params
+    assert "images and annotators crossed" in params
 
 
 def read_csv(client, campaign, kind) -> list[dict]:
@@ -328,6 +327,7 @@ def test_csv_files_carry_the_metrics(client, researcher, built):
     assert row["scheme"] == "all"
     assert float(row["auc"]) == pytest.approx(by_hand(AMORTISED, {"L1"})[0])
     assert float(row["auc_boot_low"]) <= float(row["auc"]) <= float(row["auc_boot_high"])
+    assert float(row["auc_low"]) <= float(row["auc"]) <= float(row["auc_high"])
     assert (int(row["auc_images"]), int(row["auc_positives"])) == (9, 3)
     assert row["campaign_id"] == str(campaign.pk)
     primary = {r["scheme"]: r for r in summary if r["analysis"] == "primary"}
@@ -398,10 +398,22 @@ def test_a_metric_with_one_value_for_every_image_gets_no_auc_and_says_why():
 
     labels = np.array([0, 0, 1, 2, 2, 3])
     out = {(m.metric, m.target): m for m in _metric_aucs(
-        labels, {"out_of_class_count": np.zeros(6), "nn_pixels": np.arange(6.0)}, {})}
+        labels, {"out_of_class_count": np.zeros(6), "nn_pixels": np.arange(6.0)}, None, {})}
     flat = out[("out_of_class_count", "creative")]
     assert flat.auc is None and flat.interval is None and flat.why_none == "the same value (0) for every image"
     assert flat.n_images == 6 and flat.n_positive == 2
     assert out[("nn_pixels", "creative")].auc == pytest.approx(0.0)  # the first two images score lowest
-    one_class = _metric_aucs(np.zeros(4, dtype=int), {"nn_pixels": np.arange(4.0)}, {})[0]
+    one_class = _metric_aucs(np.zeros(4, dtype=int), {"nn_pixels": np.arange(4.0)}, None, {})[0]
     assert one_class.auc is None and one_class.why_none == "needs both classes"
+
+
+def test_the_all_row_carries_the_metric_means(client, researcher, built):
+    campaign, _ = built
+    client.login(username=researcher.username, password=PASSWORD)
+    primary = {r["scheme"]: r for r in read_csv(client, campaign, "summary") if r["analysis"] == "primary"}
+    every = AMORTISED["regular"] + AMORTISED["low_active"]
+    assert float(primary["all"]["dr_amortised_pool_mean"]) == pytest.approx(np.mean(every))
+    assert primary["all"]["dr_amortised_pool_n"] == str(len(every))
+    assert float(primary["all"]["dr_optimised_pool_mean"]) == pytest.approx(np.mean(OPTIMISED["low_active"]))
+    assert primary["all"]["dr_optimised_pool_n"] == "6"
+    assert primary["all"]["entropy_pool_n"] == "0"  # no classifier scores stored with these samples
