@@ -66,7 +66,7 @@ class Proxy:
         self.log = prefix / "nginx.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [nginx_binary(), "-p", str(prefix), "-c", str(self.config), "-g", self.globals()],
+                [nginx_binary(), "-e", "stderr", "-p", str(prefix), "-c", str(self.config), "-g", self.globals()],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         self._wait_listening()
