@@ -318,5 +318,6 @@ STUDY_ENROL_RATE_PER_IP = env("STUDY_ENROL_RATE_PER_IP", default="30/h")
 STUDY_ENROL_RATE_PER_LINK = env("STUDY_ENROL_RATE_PER_LINK", default="600/h")
 # Behind a reverse proxy, the request header that holds the visitor's address: by default the X-Real-IP that
 # deploy/nginx sets (REMOTE_ADDR would be the proxy's own address, the same for everyone).
-if env("RATELIMIT_IP_META_KEY", default="HTTP_X_REAL_IP" if BEHIND_PROXY else ""):
-    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="HTTP_X_REAL_IP")
+_ip_meta_key = env("RATELIMIT_IP_META_KEY", default="") or ("HTTP_X_REAL_IP" if BEHIND_PROXY else "")
+if _ip_meta_key:
+    RATELIMIT_IP_META_KEY = _ip_meta_key

@@ -183,7 +183,8 @@ def test_it_trusts_no_forwarded_scheme_without_a_proxy(tmp_path):
 
 
 def test_it_trusts_the_forwarded_scheme_behind_a_proxy(tmp_path):
-    result = run_django(SCHEME, _production(tmp_path, BEHIND_PROXY="true"))
+    # RATELIMIT_IP_META_KEY empty, as .env.example leaves it
+    result = run_django(SCHEME, _production(tmp_path, BEHIND_PROXY="true", RATELIMIT_IP_META_KEY=""))
     assert result.returncode == 0, result.stderr
     secure, meta_key = result.stdout.split()[-2:]
     assert secure == "True"
