@@ -11,8 +11,12 @@ by PostgreSQL and by the whole machine (these depend less on what else the machi
 It creates a throw-away database (dropped at the end), writes small PNGs under a temporary media folder,
 starts gunicorn on a free loopback port and stops it when done.
 
+The cache is Redis (CACHE_URL, default redis://127.0.0.1:6379/1, a key prefix of its own), as in production: the
+rate-limit counters of every request go through it. With --proxy the requests go through the production nginx
+configuration (deploy/nginx) in front of gunicorn, as they would after a launch.
+
 Usage: python benchmarks/annotation_load.py [--combined] [--auth token|session] [--annotators 32] [--seconds 20] [--rate 50] [--workers 4]
-       [--items 600]
+       [--worker-class sync|gthread] [--threads 1] [--items 600] [--proxy]
 Targets (2-core machine, load script on the same machine): >= 100 labels/s closed loop; p95 <= 50 ms at 50/s.
 """
 
@@ -52,11 +56,15 @@ ENV = {
     "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME,
     "MEDIA_ROOT": str(MEDIA),
     "SECURE_SSL_REDIRECT": "false",
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "ERROR",  # a server error is shown; the 403s of the warm-up requests are not
     "CONN_MAX_AGE": "600",
     # The per-user rate limits would stop 32 annotators labeling as fast as they can: what is measured here.
     "API_THROTTLE_BURST": "1000000/s",
     "API_THROTTLE_SUSTAINED": "1000000/s",
+    # Redis, as in production: the throttle counters cost a round trip per request, which is part of a label.
+    "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/1"),
+    "CACHE_KEY_PREFIX": f"annotation-bench-{os.getpid()}:",
+    "BEHIND_PROXY": "true",  # only the benchmark's own nginx sets the forwarded headers
 }
 os.environ.update(ENV)
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
@@ -146,23 +154,60 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(port: int, workers: int, worker_class: str = "sync", threads: int = 1,
+                   env: dict[str, str] | None = None, warm_paths: tuple[str, ...] = ("/favicon.ico",)
+                   ) -> subprocess.Popen:
+    """gunicorn on a loopback port, returned once every worker has answered (warm): its readiness is judged by
+    progress (the workers keep using CPU while they import Django), not by a fixed time, which a loaded machine
+    can exceed."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"],
-        cwd=REPO, env={**os.environ, **ENV}, start_new_session=True, stdout=subprocess.DEVNULL,
+         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
+         "--timeout", "120", "--log-level", "warning"],
+        cwd=REPO, env={**os.environ, **ENV, **(env or {})}, start_new_session=True, stdout=subprocess.DEVNULL,
     )
+    try:
+        wait_ready(proc, port)
+        warm(port, workers * max(threads, 1), warm_paths)
+    except BaseException:
+        stop_gunicorn(proc)
+        raise
+    return proc
+
+
+def wait_ready(proc: subprocess.Popen, port: int, stall: float = 30) -> None:
+    """Until a request answers; fails when gunicorn exits or its processes used no CPU for `stall` seconds."""
     import requests
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    last_cpu, last_progress = -1.0, time.monotonic()
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/campaigns/", timeout=5)  # 403 quickly: it is up
-            return proc
+            requests.get(f"http://127.0.0.1:{port}/favicon.ico", timeout=5)  # answers quickly once it is up
+            return
         except requests.RequestException:
-            time.sleep(0.2)
-    stop_gunicorn(proc)
-    raise RuntimeError("gunicorn did not start")
+            pass
+        cpu = server_cpu_seconds(proc)
+        if cpu > last_cpu + 0.01:
+            last_cpu, last_progress = cpu, time.monotonic()
+        elif time.monotonic() - last_progress > stall:
+            raise RuntimeError(f"gunicorn made no progress for {stall:g} s")
+        time.sleep(0.2)
+
+
+def warm(port: int, slots: int, paths: tuple[str, ...], rounds: int = 3) -> None:
+    """Requests on every worker at once, a few times over: each worker's first requests import views and
+    compile templates, which is not what a participant should wait for."""
+    import requests
+
+    def one(_: int) -> None:
+        for path in paths:
+            requests.get(f"http://127.0.0.1:{port}{path}", timeout=60)
+
+    with ThreadPoolExecutor(slots) as ex:
+        for _ in range(rounds):
+            list(ex.map(one, range(slots)))
 
 
 def stop_gunicorn(proc: subprocess.Popen) -> None:
@@ -189,15 +234,48 @@ def server_cpu_seconds(proc: subprocess.Popen) -> float:
     return total
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time used so far by the processes named postgres that are alive now (the server and its backends;
-    the benchmark's connections stay open, so a phase's backends live through it)."""
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] == "postgres":
+class DatabaseCPU:
+    """CPU time (user + system) spent by the PostgreSQL backends serving this database, from the server's own list
+    of them (pg_stat_activity, datname) and the kernel's accounting of each backend (/proc, via psutil): other
+    databases on the same server are not counted. Backends come and go, so a thread samples them; a backend's CPU
+    counts from the first sample it appears in (or 0 when it was born after the start)."""
+
+    def __init__(self, db_name: str, interval: float = 0.5) -> None:
+        import psycopg2
+
+        self.db_name, self.interval = db_name, interval
+        self.conn = psycopg2.connect(ADMIN_URL)
+        self.conn.autocommit = True
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop_event = threading.Event()
+        self._sample(at_start=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _pids(self) -> list[int]:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.db_name])
+            return [row[0] for row in cur.fetchall()]
+
+    def _sample(self, at_start: bool = False) -> None:
+        for pid in self._pids():
             with contextlib.suppress(psutil.Error):
-                total += _cpu(p.cpu_times())
-    return total
+                cpu = _cpu(psutil.Process(pid).cpu_times())
+                self.first.setdefault(pid, cpu if at_start else 0.0)
+                self.last[pid] = cpu
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self._sample()
+
+    def seconds(self) -> float:
+        """CPU seconds so far; stops the sampling."""
+        self.stop_event.set()
+        self.thread.join()
+        self._sample()
+        self.conn.close()
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 def machine_busy_seconds() -> float:
@@ -328,39 +406,58 @@ def open_loop(port: int, campaign: int, credentials: list[dict[str, str]], secon
     return len(pairs)
 
 
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annotators", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
     parser.add_argument("--items", type=int, default=600, help="images per pool (9 labels each)")
     parser.add_argument("--auth", choices=["token", "session"], default="token",
                         help="API tokens, or logged-in sessions with CSRF tokens as the labeling page sends them")
     parser.add_argument("--combined", action="store_true",
                         help="submit with next=true (one request per label, as the labeling page does)")
+    parser.add_argument("--proxy", action="store_true", help="through the production nginx configuration")
     args = parser.parse_args()
     global COMBINED
     COMBINED = args.combined
 
     admin_sql(f'CREATE DATABASE "{DB_NAME}"')
-    proc = None
+    proc = proxy = None
     try:
         campaigns, credentials = build(args.items, args.annotators, args.auth)
         port = free_port()
-        proc = start_gunicorn(port, args.workers)
+        proc = start_gunicorn(port, args.workers, args.worker_class, args.threads)
+        if args.proxy:
+            from deploy.proxy import Proxy
+
+            (MEDIA / "static").mkdir()
+            proxy = Proxy(MEDIA / "nginx", MEDIA / "static", f"127.0.0.1:{port}")
+        target = proxy.port if proxy else port
         mode = "submit with next=true (1 request per label)" if COMBINED else "next + submit (2 requests per label)"
-        print(f"gunicorn {args.workers} workers, PostgreSQL, {os.cpu_count()} CPUs, {args.items} images per pool; {mode}; "
-              f"{args.auth} authentication")
-        for phase in (lambda: closed_loop(port, campaigns[0], credentials, args.seconds),
-                      lambda: open_loop(port, campaigns[1], credentials, args.seconds, args.rate)):
-            before = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()
+        print(f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads"
+              f"{' behind nginx' if proxy else ''}, PostgreSQL, Redis cache, {os.cpu_count()} CPUs, "
+              f"{args.items} images per pool; {mode}; {args.auth} authentication; {load_average()}")
+        for phase in (lambda: closed_loop(target, campaigns[0], credentials, args.seconds),
+                      lambda: open_loop(target, campaigns[1], credentials, args.seconds, args.rate)):
+            database = DatabaseCPU(DB_NAME)
+            before = server_cpu_seconds(proc), machine_busy_seconds()
             labels = phase()
-            after = server_cpu_seconds(proc), postgres_cpu_seconds(), machine_busy_seconds()
+            after = server_cpu_seconds(proc), machine_busy_seconds()
+            db = 1000 * database.seconds() / max(labels, 1)
             if labels:
-                web, db, machine = (1000 * (b - a) / labels for a, b in zip(before, after, strict=True))
-                print(f"  CPU per label: gunicorn {web:.1f} ms, PostgreSQL {db:.1f} ms, whole machine {machine:.1f} ms")
+                web, machine = (1000 * (b - a) / labels for a, b in zip(before, after, strict=True))
+                print(f"  CPU per label: gunicorn {web:.1f} ms, PostgreSQL (this database's backends) {db:.1f} ms, "
+                      f"whole machine {machine:.1f} ms; {load_average()}")
     finally:
+        if proxy is not None:
+            proxy.stop()
         if proc is not None:
             stop_gunicorn(proc)
         admin_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')

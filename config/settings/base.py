@@ -270,7 +270,12 @@ HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=1.0)
 
 # Security headers. Production (DEBUG off) defaults pass `manage.py check --deploy`; each one can be
 # relaxed from the environment for a plain-HTTP installation behind a trusted network.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# BEHIND_PROXY: a reverse proxy (deploy/nginx) is in front and sets X-Forwarded-Proto and X-Real-IP itself, so
+# they can be believed. Without one a client could send them: "X-Forwarded-Proto: https" over plain HTTP would
+# pass for a secure request (no HTTPS redirect, secure-only checks passed).
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
@@ -311,6 +316,8 @@ CELERY_BEAT_SCHEDULE = {
 # A university pool behind one address needs a higher per-address rate.
 STUDY_ENROL_RATE_PER_IP = env("STUDY_ENROL_RATE_PER_IP", default="30/h")
 STUDY_ENROL_RATE_PER_LINK = env("STUDY_ENROL_RATE_PER_LINK", default="600/h")
-# Behind a reverse proxy, the request header that holds the visitor's address (e.g. HTTP_X_REAL_IP).
-if env("RATELIMIT_IP_META_KEY", default=""):
-    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY")
+# Behind a reverse proxy, the request header that holds the visitor's address: by default the X-Real-IP that
+# deploy/nginx sets (REMOTE_ADDR would be the proxy's own address, the same for everyone).
+_ip_meta_key = env("RATELIMIT_IP_META_KEY", default="") or ("HTTP_X_REAL_IP" if BEHIND_PROXY else "")
+if _ip_meta_key:
+    RATELIMIT_IP_META_KEY = _ip_meta_key

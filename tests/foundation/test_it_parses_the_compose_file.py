@@ -16,7 +16,7 @@ def services() -> dict[str, Any]:
 
 
 def test_it_has_every_service(services):
-    assert {"postgres", "redis", "web", "worker-gpu", "worker-cpu", "beat"} <= set(services)
+    assert {"postgres", "redis", "proxy", "web", "web-api", "worker-gpu", "worker-cpu", "beat"} <= set(services)
 
 
 @pytest.mark.parametrize("name, probe", [("postgres", "pg_isready"), ("redis", "redis-cli")])
@@ -25,14 +25,14 @@ def test_it_checks_the_health_of_the_servers(services, name, probe):
     assert probe in " ".join(test)
 
 
-@pytest.mark.parametrize("name", ["web", "worker-gpu", "worker-cpu", "beat"])
+@pytest.mark.parametrize("name", ["web", "web-api", "worker-gpu", "worker-cpu", "beat"])
 def test_it_waits_for_healthy_servers(services, name):
     depends = services[name]["depends_on"]
     assert depends["postgres"]["condition"] == "service_healthy"
     assert depends["redis"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("name", ["web", "worker-gpu", "worker-cpu", "beat"])
+@pytest.mark.parametrize("name", ["web", "web-api", "worker-gpu", "worker-cpu", "beat"])
 def test_it_points_the_app_at_postgres_and_redis(services, name):
     env = services[name]["environment"]
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
@@ -44,7 +44,38 @@ def test_it_points_the_app_at_postgres_and_redis(services, name):
 def test_it_migrates_and_serves_the_web_with_gunicorn(services):
     command = services["web"]["command"]
     assert command.index("migrate") < command.index("gunicorn")
-    assert "8000:8000" in services["web"]["ports"]
+    assert "gunicorn -c deploy/gunicorn.conf.py" in command
+
+
+def test_it_publishes_only_the_proxy(services):
+    """gunicorn's sync workers must not meet clients directly: a slow one would hold a worker."""
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert services["proxy"]["ports"][0].endswith(":8080")
+    assert services["proxy"]["environment"]["NGINX_LISTEN"] == "8080"
+
+
+@pytest.mark.parametrize("name, upstream", [("web", "PAGES_UPSTREAM"), ("web-api", "API_UPSTREAM")])
+def test_it_puts_the_web_pools_behind_the_proxy(services, name, upstream):
+    assert services["proxy"]["environment"][upstream] == f"{name}:8000"
+    assert "8000" in services[name]["expose"]
+    assert services["proxy"]["depends_on"][name]["condition"] == "service_healthy"
+    assert services[name]["environment"]["BEHIND_PROXY"] == "true"  # it believes the proxy's headers
+    assert "GUNICORN_WORKERS" in services[name]["environment"]
+
+
+def test_it_builds_the_proxy_from_debian_nginx(services):
+    from deploy.proxy import PLACEHOLDERS
+
+    assert services["proxy"]["build"] == {"context": ".", "target": "proxy"}
+    dockerfile = (REPO / "Dockerfile").read_text()
+    stage = dockerfile[dockerfile.index("AS proxy"):]
+    assert "apt-get install" in stage and " nginx " in stage
+    assert "COPY deploy/nginx/nginx.conf.template" in stage
+    assert "COPY --from=app /srv/static /srv/static" in stage  # collectstatic's output, served by nginx
+    for name in PLACEHOLDERS:  # envsubst fills in every placeholder the template has
+        assert "${" + name + "}" in stage.split("envsubst", 1)[1].split("<", 1)[0]
+    assert dockerfile.rstrip().endswith("FROM app")  # `docker build .` still builds the app
 
 
 def test_it_reserves_one_gpu_for_a_single_job_worker(services):
@@ -63,7 +94,7 @@ def test_it_keeps_light_work_off_the_gpu(services):
 
 
 def test_it_builds_the_app_from_the_dockerfile(services):
-    assert services["web"]["build"] == "."
+    assert services["web"]["build"] == {"context": ".", "target": "app"}
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "pip install -r requirements.txt" in dockerfile
     assert "collectstatic" in dockerfile
