@@ -210,6 +210,7 @@ class NextImage(CampaignAction):
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         quota = panel.session_quota(request, campaign.pk)
+        progress = None
         if quota is not None:
             # A participant from a panel stops at their quota.
             progress = services.progress(campaign, request.user)
@@ -219,8 +220,12 @@ class NextImage(CampaignAction):
             item = services.next_item(campaign, request.user)
         except services.AnnotationError as exc:
             return error(exc)
-        progress = panel.capped(services.progress(campaign, request.user), quota).as_dict()
-        return Response({"item": item_payload(item), "done": item is None, "progress": progress})
+        if progress is None or item is None:
+            progress = services.progress(campaign, request.user)
+        # else: the count read above still holds: handing out an image moves it from "open" to "held by me", and
+        # both count in the total.
+        return Response({"item": item_payload(item), "done": item is None,
+                         "progress": panel.capped(progress, quota).as_dict()})
 
 
 class SubmitLabel(CampaignAction):

@@ -43,10 +43,12 @@ def _no_work(request: HttpRequest, link: StudyLink, ids: panel.PanelIds, known: 
     return render(request, "annotation/study/no_work.html", context)
 
 
-def _resume(request: HttpRequest, link: StudyLink, participant: Participant) -> HttpResponse:
+def _resume(request: HttpRequest, link: StudyLink, participant: Participant, *, new: bool = False) -> HttpResponse:
     panel.start_session(request, link, participant)
     if participant.code_given:
         return redirect("annotation:study_finish", link_id=link.link_id)
+    if new:  # straight to the instructions and priming images, which the labeling page would send them to
+        return redirect("annotation:priming", pk=link.campaign_id)
     return redirect("annotation:label", pk=link.campaign_id)
 
 
@@ -66,7 +68,7 @@ def arrive(request: HttpRequest, link_id: str, secret: str) -> HttpResponse:
     participant = Participant.objects.filter(campaign=link.campaign, participant_id=ids.participant).first()
     if participant is not None and participant.user_id is not None:
         return _resume(request, link, participant)  # the same id from any browser: the same account
-    if not link.campaign.is_open or not panel.has_room(link.campaign):
+    if not link.campaign.is_open or not panel.has_room(link):
         panel.note_if_full(link)
         return _no_work(request, link, ids, participant)
     if request.method == "GET":
@@ -74,7 +76,7 @@ def arrive(request: HttpRequest, link_id: str, secret: str) -> HttpResponse:
 
     if _too_many_new_participants(request, link):
         return render(request, "annotation/study/busy.html", status=429)
-    return _resume(request, link, panel.enrol(link, ids))
+    return _resume(request, link, panel.enrol(link, ids, participant), new=True)
 
 
 @never_cache

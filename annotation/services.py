@@ -142,7 +142,11 @@ def release_expired_claims(campaign: Campaign) -> int:
 
 
 def mark_primed(campaign: Campaign, annotator: AbstractBaseUser) -> None:
-    Priming.objects.get_or_create(campaign=campaign, annotator=annotator)
+    # One INSERT ... ON CONFLICT DO NOTHING, outside a transaction: a second visit (or a second tab) keeps the
+    # first time. (bulk_create would wrap the one row in a transaction of its own.)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_T['priming']} (campaign_id, annotator_id, seen_at) VALUES (%s, %s, %s) "
+                       "ON CONFLICT DO NOTHING", [campaign.pk, annotator.pk, _db_time(timezone.now())])
 
 
 def current_claim(campaign: Campaign, annotator: AbstractBaseUser) -> Claim | None:
