@@ -158,7 +158,7 @@ REST_FRAMEWORK = {
     # JSON only, read strictly (config/api_edge.py): a form body is a 415.
     "DEFAULT_PARSER_CLASSES": ["config.api_edge.StrictJSONParser"],
     "EXCEPTION_HANDLER": "config.api_edge.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.BurstThrottle", "config.throttles.SustainedThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.AnnotationThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 # The API's limits (README, "API"). A body over API_MAX_BODY_BYTES is refused with a 413 before it is read.
