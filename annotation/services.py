@@ -79,6 +79,11 @@ class InvalidLabel(AnnotationError):
     code = "invalid_label"
 
 
+class MalformedValue(AnnotationError):
+    status = 400
+    code = "malformed"
+
+
 @dataclass(frozen=True)
 class Progress:
     done: int
@@ -331,7 +336,7 @@ def parse_time_spent(value: object) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise AnnotationError("time_spent_ms must be a non-negative number of milliseconds.")
+        raise MalformedValue("time_spent_ms must be a non-negative number of milliseconds.")
     return min(int(value), MAX_TIME_SPENT_MS)
 
 
