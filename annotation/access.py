@@ -12,7 +12,7 @@ from config.api_edge import DB_INT_MAX, is_public_id
 from config.roles import ANNOTATORS, is_researcher
 from generation.models import PoolItem, Sample
 
-from .models import Campaign
+from .models import Campaign, Priming
 from .services import ITEM_COLUMNS, item_from_columns
 
 _FIELDS = Campaign._meta.concrete_fields
@@ -28,6 +28,10 @@ _CAMPAIGN_FOR_ANNOTATOR = (
     f"WHERE c.id = %(c)s "
     f"AND EXISTS (SELECT 1 FROM {_MEMBER} m WHERE m.campaign_id = c.id AND m.user_id = %(u)s) AND {_IN_GROUP}"
 )
+# The same, and whether the user studied the campaign's priming images: the labeling and priming pages need both.
+_CAMPAIGN_AND_PRIMING = _CAMPAIGN_FOR_ANNOTATOR.replace(
+    " FROM ", f", EXISTS (SELECT 1 FROM {Priming._meta.db_table} pr WHERE pr.campaign_id = c.id "
+    f"AND pr.annotator_id = %(u)s) AS primed FROM ", 1)
 # An image's file, if an open campaign of this annotator shows it: loaded with every image of the labeling page.
 _ITEM_IMAGE_FOR_ANNOTATOR = (
     f"SELECT {ITEM_COLUMNS} FROM {PoolItem._meta.db_table} p "
@@ -37,11 +41,13 @@ _ITEM_IMAGE_FOR_ANNOTATOR = (
 )
 
 
-def campaign_for_annotator(user: AbstractBaseUser, pk: int) -> Campaign:
-    """A campaign the user takes part in as an annotator (open or closed)."""
+def campaign_for_annotator(user: AbstractBaseUser, pk: int, *, with_priming: bool = False) -> Campaign:
+    """A campaign the user takes part in as an annotator (open or closed). with_priming: it carries `primed`,
+    whether the user studied its priming images, read in the same statement."""
     if not user.is_authenticated or not user.is_active or pk > DB_INT_MAX:
         raise Http404
-    found = list(Campaign.objects.raw(_CAMPAIGN_FOR_ANNOTATOR, {"c": pk, "u": user.pk, "g": ANNOTATORS}))
+    sql = _CAMPAIGN_AND_PRIMING if with_priming else _CAMPAIGN_FOR_ANNOTATOR
+    found = list(Campaign.objects.raw(sql, {"c": pk, "u": user.pk, "g": ANNOTATORS}))
     if not found:
         raise Http404
     return found[0]

@@ -122,6 +122,9 @@ class LabelRequest(serializers.Serializer):
     next = serializers.BooleanField(required=False, help_text="Also hand out the next image in the answer.")
 
 
+LABEL_FIELDS = set(LabelRequest().fields)
+
+
 class LabelAnswer(serializers.Serializer):
     label = LabelSerializer()
     progress = ProgressShape()
@@ -155,17 +158,19 @@ class LabelQuery(serializers.Serializer):
 def refusals(*statuses: int) -> dict[int, OpenApiResponse]:
     """Every refusal an endpoint can answer, all in the one error shape."""
     meaning = {
-        400: "malformed: bad JSON, a value that cannot be stored, a bad query parameter; invalid_label",
+        400: "malformed: bad JSON, a value that cannot be stored, an unknown field, a bad query parameter or address; "
+             "invalid_label",
         403: "not_authenticated; authentication_failed: an unknown token; permission_denied (e.g. no CSRF token)",
         404: "not_found: no such campaign, or not the caller's",
         405: "method_not_allowed",
+        406: "not_acceptable: the API answers JSON only (an Accept header without application/json)",
         409: "campaign_closed, priming_required, not_assigned, already_labelled, nothing_to_undo",
         413: "too_large: a body over the limit",
         415: "unsupported_media_type: not a JSON body",
         429: "throttled: over the per-user rate limit (Retry-After says when to retry)",
         503: "busy: try again",
     }
-    every = (400, 403, 404, 405, 413, 415, 429, *statuses)
+    every = (400, 403, 404, 405, 406, 413, 415, 429, *statuses)
     return {code: OpenApiResponse(ErrorSerializer, description=meaning[code]) for code in sorted(set(every))}
 
 
@@ -210,6 +215,7 @@ class NextImage(CampaignAction):
     def post(self, request: Request, pk: int) -> Response:
         campaign = self.campaign(pk)
         quota = panel.session_quota(request, campaign.pk)
+        progress = None
         if quota is not None:
             # A participant from a panel stops at their quota.
             progress = services.progress(campaign, request.user)
@@ -219,8 +225,12 @@ class NextImage(CampaignAction):
             item = services.next_item(campaign, request.user)
         except services.AnnotationError as exc:
             return error(exc)
-        progress = panel.capped(services.progress(campaign, request.user), quota).as_dict()
-        return Response({"item": item_payload(item), "done": item is None, "progress": progress})
+        if progress is None or item is None:
+            progress = services.progress(campaign, request.user)
+        # else: the count read above still holds: handing out an image moves it from "open" to "held by me", and
+        # both count in the total.
+        return Response({"item": item_payload(item), "done": item is None,
+                         "progress": panel.capped(progress, quota).as_dict()})
 
 
 class SubmitLabel(CampaignAction):
@@ -236,6 +246,10 @@ class SubmitLabel(CampaignAction):
                 {"error": "malformed", "detail": 'Send a JSON object: {"item": "<image id>", "value": "<label>"}.'},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        unknown = sorted(set(body) - LABEL_FIELDS)
+        if unknown:  # the schema lists every field (additionalProperties: false); a typo is not silently dropped
+            return Response({"error": "malformed", "detail": f"Unknown field(s): {', '.join(unknown)[:200]}."},
+                            status=400)
         if not isinstance(body.get("next", False), bool):
             return Response({"error": "malformed", "detail": '"next" must be true or false.'}, status=400)
         try:

@@ -91,11 +91,18 @@ def stored_png(field: FieldFile) -> bytes:
         return constant_size_png(fh.read())
 
 
+# Per process, by pool: a pool's job and model never change once it exists (core/freezing.py), so the three rows
+# behind a campaign's priming grid are read once, not on every visit to the priming page.
+_DATASET_BY_POOL: dict[int, str] = {}
+
+
 def dataset_name(campaign: Campaign) -> str:
+    if campaign.pool_id in _DATASET_BY_POOL:
+        return _DATASET_BY_POOL[campaign.pool_id]
     model = campaign.pool.job.trained_model
-    if model.dataset == Dataset.FOLDER:
-        return f"folder:{model.folder_path}"
-    return model.dataset
+    name = f"folder:{model.folder_path}" if model.dataset == Dataset.FOLDER else model.dataset
+    _DATASET_BY_POOL[campaign.pool_id] = name
+    return name
 
 
 def priming_path(campaign: Campaign) -> Path:

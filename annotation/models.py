@@ -246,6 +246,22 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
+def link_active_key(link_pk: int) -> str:
+    """The cache key of whether a study link is active (annotation/panel.py reads it on every request)."""
+    return f"study-link-active:{link_pk}"
+
+
+class StudyLinkQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        # An update bypasses the save signals that clear the cached "active" flag: clear it here too.
+        from django.core.cache import cache
+
+        pks = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        cache.delete_many([link_active_key(pk) for pk in pks])
+        return count
+
+
 class StudyLink(models.Model):
     """A campaign's secret link for participants from a panel (Prolific, MTurk, a university pool).
 
@@ -280,6 +296,8 @@ class StudyLink(models.Model):
     full_since = models.DateTimeField(null=True, blank=True, editable=False,
                                       help_text="When every image had its votes: the link closed itself.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StudyLinkQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Study link of {self.campaign}"

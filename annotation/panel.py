@@ -14,6 +14,7 @@ Where the rules live:
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 import secrets
@@ -23,9 +24,12 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group, User
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,7 +38,7 @@ from django.utils import timezone
 from config.roles import ANNOTATORS
 
 from . import services
-from .models import Campaign, CampaignItem, Label, Outcome, Panel, Participant, StudyLink
+from .models import Campaign, CampaignItem, Label, Outcome, Panel, Participant, StudyLink, link_active_key
 
 SESSION_KEY = "study"
 # Panel ids are short tokens (Prolific: 24 hex digits, MTurk: 12-14 capitals and digits); anything else is refused
@@ -56,11 +60,38 @@ class PanelIds:
 
 
 def find_link(link_id: str, secret: str) -> StudyLink | None:
-    """The link with this id, if `secret` is its secret (compared in constant time); None otherwise."""
-    link = StudyLink.objects.select_related("campaign").filter(link_id=link_id).first()
+    """The link with this id, if `secret` is its secret (compared in constant time); None otherwise. It carries
+    `room`: whether some image of its campaign has a free slot (known in the same query; see has_room)."""
+    room = CampaignItem.objects.filter(campaign_id=OuterRef("campaign_id"),
+                                       labels_count__lt=F("capacity") - F("claims_count"))
+    link = (StudyLink.objects.select_related("campaign").annotate(room=Exists(room))
+            .filter(link_id=link_id).first())
     expected = link.secret if link is not None else _NO_SECRET
     matches = hmac.compare_digest(expected.encode(), secret.encode())
-    return link if link is not None and matches else None
+    if link is None or not matches:
+        return None
+    remember_link(link.pk, link.is_active)
+    return link
+
+
+# Whether a link is active, read by ParticipantScopeMiddleware on every request of a participant's session; kept in
+# the cache and cleared whenever a link is saved, updated or deleted (signals below, StudyLinkQuerySet.update), so a
+# revocation stops sessions at once.
+def remember_link(link_pk: int, active: bool) -> None:
+    cache.set(link_active_key(link_pk), active, 3600)
+
+
+def link_is_active(link_pk: int) -> bool:
+    active = cache.get(link_active_key(link_pk))
+    if active is None:
+        active = StudyLink.objects.filter(pk=link_pk, is_active=True).exists()
+        remember_link(link_pk, active)
+    return active
+
+
+@receiver([post_save, post_delete], sender=StudyLink, dispatch_uid="study-link-active")
+def _forget_link(sender, instance: StudyLink, **kwargs) -> None:
+    cache.delete(link_active_key(instance.pk))
 
 
 def panel_ids(link: StudyLink, query, request: HttpRequest) -> PanelIds:
@@ -87,8 +118,12 @@ def panel_ids(link: StudyLink, query, request: HttpRequest) -> PanelIds:
     return PanelIds(*values)
 
 
-def has_room(campaign: Campaign) -> bool:
-    """Whether a newcomer would get an image now: some image still lacks votes and is not held by others."""
+def has_room(link: StudyLink) -> bool:
+    """Whether a newcomer would get an image now: some image still lacks votes and is not held by others. The
+    answer find_link read serves while it is yes; no is checked again after the sweep of abandoned claims."""
+    if getattr(link, "room", False):
+        return True
+    campaign = link.campaign
     services.release_expired_claims_now_and_then(campaign)
     if not CampaignItem.objects.filter(campaign=campaign).exists():
         services.ensure_slots(campaign)
@@ -104,34 +139,75 @@ def note_if_full(link: StudyLink) -> bool:
     return full
 
 
+@functools.cache
+def _annotators_group_id() -> int:
+    """Per process: the group's row is made once and never renamed (config/roles.py names it)."""
+    return Group.objects.get_or_create(name=ANNOTATORS)[0].pk
+
+
 def _new_account(campaign: Campaign) -> User:
     """A pseudonymous annotator: a random name, no password (the link is the only way in), no e-mail."""
-    user = User(username=f"panel-{campaign.pk}-{secrets.token_hex(6)}")
+    user = User(username=f"panel-{campaign.pk}-{secrets.token_hex(6)}", last_login=timezone.now())
     user.set_unusable_password()
     user.save()
-    user.groups.add(Group.objects.get_or_create(name=ANNOTATORS)[0])
+    user.groups.add(_annotators_group_id())
     campaign.annotators.add(user)
     return user
 
 
-def enrol(link: StudyLink, ids: PanelIds) -> Participant:
-    """The participant with this id, made with an account if new. One id, one account: two browsers arriving at
-    once both end up in the account that the unique constraint let through."""
+def enrol(link: StudyLink, ids: PanelIds, existing: Participant | None) -> Participant:
+    """The participant with this id, made with an account if new (`existing`: the row the caller just read, without
+    an account, or None). One id, one account: two browsers arriving at once both end up in the account that the
+    unique constraint let through."""
     campaign = link.campaign
-    existing = Participant.objects.filter(campaign=campaign, participant_id=ids.participant).first()
-    if existing is not None and existing.user_id is not None:
-        return existing
     try:
-        with transaction.atomic():
-            if existing is not None:  # came when nothing was left, and now there is work again
+        if existing is not None:  # came when nothing was left, and now there is work again
+            with transaction.atomic():
                 existing.user = _new_account(campaign)
                 existing.outcome, existing.code_given, existing.finished_at = "", "", None
                 existing.save(update_fields=["user", "outcome", "code_given", "finished_at"])
-                return existing
-            return Participant.objects.create(campaign=campaign, participant_id=ids.participant, study_id=ids.study,
-                                              session_id=ids.session, user=_new_account(campaign))
+            return existing
+        participant = Participant(campaign=campaign, participant_id=ids.participant, study_id=ids.study,
+                                  session_id=ids.session)
+        if connection.vendor == "postgresql":
+            return _create_in_one_statement(participant)
+        with transaction.atomic():
+            participant.user = _new_account(campaign)
+            participant.save(force_insert=True)
+        return participant
     except IntegrityError:
         return Participant.objects.get(campaign=campaign, participant_id=ids.participant)
+
+
+def _insert(obj, skip: tuple[str, ...] = ()) -> tuple[str, list[str], list]:
+    """(table, columns, values) of the INSERT Django would send for a new row (defaults and auto_now_add applied)."""
+    fields = [f for f in obj._meta.concrete_fields if not f.primary_key and f.attname not in skip]
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return obj._meta.db_table, [connection.ops.quote_name(f.column) for f in fields], values
+
+
+def _create_in_one_statement(participant: Participant) -> Participant:
+    """The account, its group, its membership of the campaign and the participant row in one statement (atomic
+    by itself, so no transaction around it): arrivals come by the hundred when a study launches. A second browser
+    with the same id fails on the participant's unique constraint, and nothing of the statement is kept."""
+    user = User(username=f"panel-{participant.campaign_id}-{secrets.token_hex(6)}", last_login=timezone.now())
+    user.set_unusable_password()
+    u_table, u_cols, u_values = _insert(user)
+    p_table, p_cols, p_values = _insert(participant, skip=("user_id",))
+    sql = (
+        f"WITH u AS (INSERT INTO {u_table} ({', '.join(u_cols)}) VALUES ({', '.join(['%s'] * len(u_cols))}) "
+        f"RETURNING id), "
+        f"g AS (INSERT INTO {User.groups.through._meta.db_table} (user_id, group_id) SELECT id, %s FROM u), "
+        f"a AS (INSERT INTO {Campaign.annotators.through._meta.db_table} (campaign_id, user_id) SELECT %s, id FROM u) "
+        f"INSERT INTO {p_table} ({', '.join(p_cols)}, user_id) "
+        f"VALUES ({', '.join(['%s'] * len(p_cols))}, (SELECT id FROM u)) RETURNING id, user_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*u_values, _annotators_group_id(), participant.campaign_id, *p_values])
+        participant.pk, user.pk = cursor.fetchone()
+    participant._state.adding = user._state.adding = False
+    participant.user = user
+    return participant
 
 
 def record_late_arrival(link: StudyLink, ids: PanelIds) -> Participant:
@@ -148,7 +224,7 @@ def start_session(request: HttpRequest, link: StudyLink, participant: Participan
     """Log the participant's account in, and remember which campaign and link this session is limited to."""
     from django.contrib.auth import login
 
-    login(request, participant.user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, participant.user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session[SESSION_KEY] = {"link": link.pk, "link_id": link.link_id, "campaign": link.campaign_id,
                                     "participant": participant.pk, "quota": link.quota}
 
@@ -246,7 +322,7 @@ class ParticipantScopeMiddleware:
             return self.get_response(request)
         if request.path.startswith("/annotate/study/"):
             return self.get_response(request)  # any study link (another study's too): the link decides
-        if not StudyLink.objects.filter(pk=study["link"], is_active=True).exists():
+        if not link_is_active(study["link"]):
             # Revoked: every request of the session stops here (and goes on again if the link is reactivated).
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": "campaign_closed", "detail": "This study has been closed."}, status=409)

@@ -79,6 +79,11 @@ class InvalidLabel(AnnotationError):
     code = "invalid_label"
 
 
+class MalformedValue(AnnotationError):
+    status = 400
+    code = "malformed"
+
+
 @dataclass(frozen=True)
 class Progress:
     done: int
@@ -142,7 +147,11 @@ def release_expired_claims(campaign: Campaign) -> int:
 
 
 def mark_primed(campaign: Campaign, annotator: AbstractBaseUser) -> None:
-    Priming.objects.get_or_create(campaign=campaign, annotator=annotator)
+    # One INSERT ... ON CONFLICT DO NOTHING, outside a transaction: a second visit (or a second tab) keeps the
+    # first time. (bulk_create would wrap the one row in a transaction of its own.)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_T['priming']} (campaign_id, annotator_id, seen_at) VALUES (%s, %s, %s) "
+                       "ON CONFLICT DO NOTHING", [campaign.pk, annotator.pk, _db_time(timezone.now())])
 
 
 def current_claim(campaign: Campaign, annotator: AbstractBaseUser) -> Claim | None:
@@ -327,7 +336,7 @@ def parse_time_spent(value: object) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise AnnotationError("time_spent_ms must be a non-negative number of milliseconds.")
+        raise MalformedValue("time_spent_ms must be a non-negative number of milliseconds.")
     return min(int(value), MAX_TIME_SPENT_MS)
 
 

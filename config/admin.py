@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.text import capfirst
 
+from .api_edge import Malformed, db_int
 from .roles import is_researcher
 
 
@@ -104,13 +105,23 @@ class FreezingAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 
+    def copy_source(self, request: HttpRequest):
+        """The row named by ?copy_of=<pk>, or None: an id that is not ASCII digits within bigint is ignored."""
+        raw = request.GET.get("copy_of", "")
+        try:
+            pk = db_int(raw, "copy_of", minimum=1)
+        except Malformed:
+            return None
+        return self.get_queryset(request).filter(pk=pk).first()
+
     def copy_url(self, obj) -> str:
         info = self.model._meta.app_label, self.model._meta.model_name
         return reverse("admin:{}_{}_add".format(*info)) + f"?copy_of={obj.pk}"
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if add and request.GET.get("copy_of", "").isdigit():
-            context["copied_from"] = self.get_queryset(request).filter(pk=int(request.GET["copy_of"])).first()
+        source = self.copy_source(request) if add else None
+        if source is not None:
+            context["copied_from"] = source
         if obj is not None and obj.pk:
             context["frozen_reason"] = obj.frozen_reason()
             if self.has_add_permission(request):
@@ -120,10 +131,7 @@ class FreezingAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         initial = super().get_changeform_initial_data(request)
         initial.pop("copy_of", None)
-        try:
-            source = self.get_queryset(request).filter(pk=int(request.GET.get("copy_of", ""))).first()
-        except ValueError:
-            source = None
+        source = self.copy_source(request)
         if source is None:
             return initial
         for name in self.copy_fields:

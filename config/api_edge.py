@@ -5,12 +5,15 @@
   stores neither, and Python cannot encode a lone surrogate). Anything else is a 400 `malformed`; a form body a 415.
 - `api_exception_handler`: DRF's refusals (parse error, 401/403, 404, 405, 415, throttled) in the project's shape,
   `{"error": code, "detail": message}`.
-- `APIEdgeMiddleware`: a body announced larger than the limit is refused (413) before a byte of it is read, and
-  Django's own error pages under /api/ (an unknown path, a server error) answer the same JSON shape.
+- `APIEdgeMiddleware`: a body announced larger than the limit is refused (413) before a byte of it is read, a
+  chunked body (no Content-Length) is read up to the limit rather than taken for empty, a body that is not JSON
+  is a 415 on every endpoint (a wildcard `*/*` included), and Django's own error pages under /api/ (an unknown
+  path, a server error) answer the same JSON shape.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import force_str
 from rest_framework import exceptions, serializers, status
@@ -165,6 +169,31 @@ def json_refusal(status_code: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status_code)
 
 
+def _is_json(content_type: str) -> bool:
+    """application/json or a +json type; a wildcard (*/*) names no type and is refused, not guessed."""
+    return content_type == "application/json" or (content_type.startswith("application/")
+                                                  and content_type.endswith("+json") and "*" not in content_type)
+
+
+def _empty_form(request: HttpRequest) -> bool:
+    """A multipart body with no part at all (only its closing delimiter), which is what some clients send for a
+    POST without data: no body, in effect."""
+    boundary = request.content_params.get("boundary", "") if request.content_type == "multipart/form-data" else ""
+    return bool(boundary) and request.body.strip() == f"--{boundary}--".encode()
+
+
+def _read_chunked_body(request: HttpRequest) -> int | None:
+    """A chunked body has no Content-Length, and Django would read it as empty: read it here (the server has taken
+    the chunking off), at most one byte past the limit, and hand it to the request. None when it is over the limit."""
+    limit = settings.API_MAX_BODY_BYTES
+    data = request.META["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        return None
+    request._stream = LimitedStream(io.BytesIO(data), len(data))
+    request.META["CONTENT_LENGTH"] = str(len(data))
+    return len(data)
+
+
 class APIEdgeMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -178,6 +207,14 @@ class APIEdgeMiddleware:
         if int(length) > settings.API_MAX_BODY_BYTES:
             # Answered before the body is read: a client sending megabytes costs us nothing but this.
             return json_refusal(413, "too_large", too_large_message())
+        if int(length) == 0 and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            length = _read_chunked_body(request)
+            if length is None:
+                return json_refusal(413, "too_large", too_large_message())
+        if int(length) > 0 and not _is_json(request.content_type or "") and not _empty_form(request):
+            # Every body the API takes is JSON, including on actions that read none (next, priming, undo).
+            return json_refusal(415, "unsupported_media_type",
+                                f"Send the body as application/json, not {request.content_type or 'no type'!r}.")
         response = self.get_response(request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
             code = _STATUS_CODES.get(response.status_code, "error" if response.status_code < 500 else "server_error")

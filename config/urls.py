@@ -1,11 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularSwaggerView
 
 from . import views
-from .api_docs import SchemaView
+from .api_docs import DocsView, SchemaView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,7 +15,7 @@ urlpatterns = [
     path("generation/", include("generation.urls")),
     path("annotate/", include("annotation.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
-    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("annotation.api_urls")),
     path("reports/", include("evaluation.urls")),
 ]

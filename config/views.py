@@ -26,11 +26,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @never_cache  # a cached "ok" would hide an outage from the load balancer
 def health(request: HttpRequest) -> JsonResponse:
-    """JSON on the database, the broker and the workers; 503 when any is down."""
+    """JSON on the database, the broker and the workers; 503 when any is down. Which database, broker and worker
+    hosts, and why a check failed, only for staff: to anyone else each check is up or down."""
     from .health import check_all
 
     report = check_all()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    status = 200 if report["ok"] else 503
+    if not (request.user.is_authenticated and request.user.is_active and request.user.is_staff):
+        report = {"ok": report["ok"], "checks": {name: {"ok": c["ok"]} for name, c in report["checks"].items()}}
+    return JsonResponse(report, status=status)
 
 
 @cache

@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from config.api_edge import Malformed, db_int
 from config.roles import is_researcher
 
 from . import services
@@ -17,7 +18,9 @@ MAX_IDS = 200
 
 
 def _ids(raw: str) -> list[int]:
-    return [int(x) for x in raw.split(",") if x.strip().isdigit()][:MAX_IDS]
+    """Comma-separated ids in ASCII digits within bigint (str.isdigit() accepts "²", which int() refuses)."""
+    parts = [x.strip() for x in raw.split(",") if x.strip()][:MAX_IDS]
+    return [db_int(x, "an id", minimum=1) for x in parts]
 
 
 @require_GET
@@ -27,8 +30,11 @@ def progress(request: HttpRequest) -> JsonResponse:
     if not is_researcher(request.user):
         raise Http404
     services.fail_stale_work()
-    rows = {key: model.objects.filter(pk__in=_ids(request.GET.get(key, "")))
-            for key, model in (("jobs", GenerationJob), ("models", TrainedModel), ("builds", PoolBuild))}
+    try:
+        rows = {key: model.objects.filter(pk__in=_ids(request.GET.get(key, "")))
+                for key, model in (("jobs", GenerationJob), ("models", TrainedModel), ("builds", PoolBuild))}
+    except Malformed as exc:
+        return JsonResponse({"error": "malformed", "detail": str(exc.detail)}, status=400)
     return JsonResponse({key: services.progress_of(qs) for key, qs in rows.items()},
                         headers={"Cache-Control": "no-store"})
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "generation",
     "annotation",
     "evaluation",
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.page_edge.RequestEdgeMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.api_edge.APIEdgeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,7 +109,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off by default: Django's check is a `SELECT 1` before every request. A connection that broke meanwhile fails one
+# request and is replaced at its end (Django closes a connection that raised a database error).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -115,6 +120,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# ModelBackend with the logged-in user kept in the cache between requests (config/auth_backends.py).
+AUTHENTICATION_BACKENDS = ["config.auth_backends.CachedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -154,7 +161,7 @@ REST_FRAMEWORK = {
     # JSON only, read strictly (config/api_edge.py): a form body is a 415.
     "DEFAULT_PARSER_CLASSES": ["config.api_edge.StrictJSONParser"],
     "EXCEPTION_HANDLER": "config.api_edge.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.BurstThrottle", "config.throttles.SustainedThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.AnnotationThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 # The API's limits (README, "API"). A body over API_MAX_BODY_BYTES is refused with a 413 before it is read.
@@ -182,6 +189,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api_docs.closed_request_bodies"],
 }
 
 # Celery. Heavy work (training, generation, D_r) goes to the "gpu" queue, light work (reports, probes) to
@@ -256,6 +264,14 @@ elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://host:6379/0 or locmem://")
+# Sessions are read on every request: from Redis when the cache is Redis (no database query at all), else (embedded
+# mode: a per-process memory cache) from the database through that cache, so they outlive a restart.
+_SHARED_CACHE = CACHES["default"]["BACKEND"].endswith("RedisCache")
+SESSION_ENGINE = env("SESSION_ENGINE", default="django.contrib.sessions.backends." + (
+    "cache" if _SHARED_CACHE else "cached_db"))
+# How long the logged-in user's row is kept in the cache (0: read on every request). Only with a shared cache: a
+# change made by another process (a deactivation) must reach every web process; saves clear it at once.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=300 if _SHARED_CACHE else 0)
 CELERY_TASK_IGNORE_RESULT = True  # tasks write their outcome to the database rows they work on
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -284,6 +300,28 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every page (django-csp): scripts, styles, fonts and fetches from this site only, images also inline (the labeling
+# page and the priming grid carry their PNGs as data: URLs), no plugins, no framing, forms post here only. Style
+# attributes are allowed (the admin's and a few templates'); <style> elements and inline scripts are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# No page uses a device feature: deny them all, for this site and anything it could embed.
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb",
+    "fullscreen", "display-capture", "midi", "serial", "bluetooth", "browsing-topics"))
 
 LOGGING = {
     "version": 1,

@@ -64,7 +64,8 @@ def test_it_enrols_a_prolific_participant_after_consent(study):
     assert not Participant.objects.exists()  # nothing is made before consent
 
     answer = client.post(link_url(study))
-    assert answer.status_code == 302 and answer["Location"] == reverse("annotation:label", args=[study.campaign.pk])
+    # Straight on to the instructions and priming images.
+    assert answer.status_code == 302 and answer["Location"] == reverse("annotation:priming", args=[study.campaign.pk])
     participant = Participant.objects.get()
     assert (participant.participant_id, participant.study_id, participant.session_id) == (
         "5f1a2b3c4d5e6f7a8b9c0d1e", "study1", "sess1")

@@ -5,6 +5,7 @@ Each case is one an annotator (primed, holding an image) sent and got a 500 HTML
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -28,11 +29,11 @@ def test_it_refuses_a_nul_byte_in_an_image_id(holding):
     assert client.post(submit_url(campaign), {"item": item, "value": "novel"}, format="json").status_code == 201
 
 
-def test_it_answers_404_for_a_nul_byte_in_an_image_url(holding, annotator):
+def test_it_answers_4xx_for_a_nul_byte_in_an_image_url(holding, annotator):
     client, _, _ = holding
     client.force_login(annotator)
-    assert client.get("/annotate/image/%00.png").status_code == 404
-    assert client.get("/annotate/image/abc%00def.png").status_code == 404
+    assert client.get("/annotate/image/%00.png").status_code == 400  # no address has a NUL in it
+    assert client.get("/annotate/image/abc%00def.png").status_code == 400
     assert client.get("/annotate/image/%F0%9F%98%80.png").status_code == 404
     for page in ("", "priming/", "priming.png", "done/"):
         assert client.get(f"/annotate/99999999999999999999/{page}").status_code == 404, page
@@ -119,3 +120,78 @@ def test_it_refuses_a_next_that_is_not_a_boolean(holding):
     response = client.post(submit_url(campaign), {"item": item, "value": "novel", "next": "yes"}, format="json")
     assert_refusal(response, 400, "malformed")
     assert nothing_stored()
+
+
+def test_it_refuses_a_wildcard_content_type(holding):
+    client, campaign, item = holding
+    body = json.dumps({"item": item, "value": "novel"}).encode()
+    assert_refusal(raw_post(client, submit_url(campaign), body, content_type="*/*"), 415, "unsupported_media_type")
+    assert_refusal(raw_post(client, submit_url(campaign), body, content_type="application/*"), 415)
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("action", ["next", "priming", "undo"])
+def test_the_actions_without_a_body_refuse_a_form_body(holding, action):
+    client, campaign, _ = holding
+    url = reverse(f"annotation_api:{'primed' if action == 'priming' else action}", args=[campaign.pk])
+    response = raw_post(client, url, b"a=1&b=2", content_type="application/x-www-form-urlencoded")
+    assert_refusal(response, 415, "unsupported_media_type")
+    # No body, or a JSON one, is what they take.
+    assert client.post(reverse("annotation_api:next", args=[campaign.pk])).status_code == 200
+    assert raw_post(client, reverse("annotation_api:next", args=[campaign.pk]), b"{}").status_code == 200
+
+
+def test_it_reads_a_chunked_body(holding, settings):
+    """A body sent with Transfer-Encoding: chunked has no Content-Length: it is read (within the limit), not taken
+    for empty."""
+    client, campaign, item = holding
+    body = json.dumps({"item": item, "value": "novel"}).encode()
+    def chunked(data: bytes) -> dict:  # what the server hands Django: the chunking taken off, no length
+        return {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(data)}
+
+    response = raw_post(client, submit_url(campaign), body, **chunked(body))
+    assert response.status_code == 201, response.content
+    assert Label.objects.count() == 1
+    big = json.dumps({"item": item, "value": "novel", "pad": "x" * (settings.API_MAX_BODY_BYTES + 10)}).encode()
+    assert_refusal(raw_post(client, submit_url(campaign), big, **chunked(big)), 413, "too_large")
+
+
+def test_it_refuses_a_negative_time_with_a_documented_code(holding):
+    client, campaign, item = holding
+    response = client.post(submit_url(campaign), {"item": item, "value": "novel", "time_spent_ms": -1}, format="json")
+    assert_refusal(response, 400, "malformed")
+    assert nothing_stored()
+
+
+def test_it_answers_json_only_with_a_documented_406(holding):
+    client, campaign, _ = holding
+    response = client.get(reverse("annotation_api:progress", args=[campaign.pk]), HTTP_ACCEPT="application/xml")
+    assert_refusal(response, 406, "not_acceptable")
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            assert "406" in op["responses"], (path, method)
+
+
+def test_the_schema_forbids_nul_in_the_strings_the_edge_refuses(holding):
+    import re
+
+    client, _, _ = holding
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    for name, component in components.items():
+        if not name.endswith("Request"):
+            continue
+        for field, spec in component.get("properties", {}).items():
+            if spec.get("type") == "string" and "enum" not in spec:
+                assert "pattern" in spec and not re.search(spec["pattern"], "a\x00b"), (name, field, spec)
+
+
+def test_the_docs_answer_a_token_client(annotator):
+    from .conftest import token_client
+
+    page = token_client(annotator).get("/api/docs/")
+    assert page.status_code == 200 and b"swagger-ui" in page.content
+    anonymous = token_client(annotator)
+    anonymous.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert_refusal(anonymous.get("/api/docs/"), 403)

@@ -10,8 +10,9 @@ from tests.foundation.helpers import run_django
 
 
 @pytest.mark.worker
-def test_it_reports_all_up_with_a_worker(client, start_worker):
+def test_it_reports_all_up_with_a_worker(client, start_worker, researcher):
     start_worker(name="health")
+    client.force_login(researcher)  # the details are for staff
     response = client.get("/health/")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -22,7 +23,8 @@ def test_it_reports_all_up_with_a_worker(client, start_worker):
 
 
 @pytest.mark.django_db
-def test_it_reports_a_missing_worker(client):
+def test_it_reports_a_missing_worker(client, researcher):
+    client.force_login(researcher)
     response = client.get("/health/")
     assert response.status_code == 503
     body = response.json()
@@ -39,8 +41,9 @@ def test_it_reports_the_broker_down():
     code = (
         "import json\n"
         "from django.test import Client\n"
+        "from config.health import check_all\n"
         "r = Client().get('/health/')\n"
-        "print(r.status_code); print(r.content.decode())\n"
+        "print(r.status_code); print(json.dumps(check_all()))\n"
     )
     result = run_django(code, {"DEBUG": "true", "ALLOWED_HOSTS": "testserver",
                                "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
@@ -56,7 +59,8 @@ def test_it_reports_the_broker_down():
 
 
 def test_it_reports_the_database_down():
-    code = "from django.test import Client\nr = Client().get('/health/')\nprint(r.status_code); print(r.content.decode())\n"
+    code = ("import json\nfrom django.test import Client\nfrom config.health import check_all\n"
+            "r = Client().get('/health/')\nprint(r.status_code); print(json.dumps(check_all()))\n")
     result = run_django(code, {"DEBUG": "true", "ALLOWED_HOSTS": "testserver",
                                "DATABASE_URL": "postgres://postgres@127.0.0.1:1/postgres",
                                "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}, timeout=60)

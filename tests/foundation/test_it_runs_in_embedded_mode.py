@@ -41,7 +41,8 @@ def test_it_runs_a_task_without_postgres_or_redis(tmp_path):
         assert "ran the probe" in probe.stdout
 
         health = run_django(
-            "from django.test import Client\nr = Client().get('/health/')\nprint(r.status_code); print(r.content.decode())",
+            "import json\nfrom django.test import Client\nfrom config.health import check_all\n"
+            "r = Client().get('/health/')\nprint(r.status_code); print(json.dumps(check_all()))",
             env)
         status, body = health.stdout.strip().splitlines()[-2:]
         checks = json.loads(body)["checks"]
