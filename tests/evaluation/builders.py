@@ -72,8 +72,15 @@ def build_campaign(
 
 
 def set_report_settings(campaign: Campaign, **values) -> None:
-    """Give a built campaign other report settings, as if they had been in force when it opened (the row is
-    registered and frozen by then, so this goes around the model's checks on purpose)."""
+    """Give a built campaign other report settings, as if they had been in force when it opened: its labels are
+    lifted out, the settings saved (and registered, as before a first label), and the labels put back as they were
+    (the model and the database refuse a change of registered settings while labels exist)."""
     from evaluation.models import ReportSettings
 
-    ReportSettings.objects.update_or_create(campaign=campaign, defaults=values)
+    labels = list(Label.objects.filter(campaign=campaign))
+    Label.objects.filter(campaign=campaign).delete()
+    settings = ReportSettings.for_campaign(campaign)
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.save()
+    Label.objects.bulk_create(labels)
