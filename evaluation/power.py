@@ -109,7 +109,7 @@ class PlanForm(forms.Form):
     def __init__(self, settings: ReportSettings, data=None):
         campaign = settings.campaign
         self.schemes = [settings.target_scheme, *settings.comparisons]
-        initial = {"images_per_scheme": campaign.pool.per_scheme, "annotators_per_image": campaign.annotators_per_image,
+        initial = {"images_per_scheme": max(campaign.pool.per_scheme, 2), "annotators_per_image": campaign.annotators_per_image,
                    "annotators": max(campaign.enrolment_limit() or 30, campaign.annotators_per_image),
                    "annotator_sd": DEFAULT_ANNOTATOR_SD, "image_sd": DEFAULT_IMAGE_SD,
                    "simulations": DEFAULT_SIMULATIONS}
