@@ -124,8 +124,9 @@ class StudyLinkInline(admin.StackedInline):
 @admin.register(Campaign)
 class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
     form = CampaignForm
-    fields = ["name", "pool", "annotators_per_image", "instructions", "priming_count", "is_open", "annotators",
-              "claim_timeout_seconds", "analysis_plan"]
+    # The analysis plan (hypothesis, power, pre-registration) next to the numbers it depends on.
+    fields = ["name", "pool", "annotators_per_image", "analysis_plan", "instructions", "priming_count", "is_open",
+              "annotators", "claim_timeout_seconds"]
     readonly_fields = ["analysis_plan"]
     copy_fields = ("name", *Campaign.frozen_fields, "annotators", "claim_timeout_seconds")
     list_display = ["name", "pool", "is_open", "annotators_per_image", "label_count", "created_at"]

@@ -26,6 +26,8 @@ from .models import Direction, Endpoint, Family, Registration, ReportSettings
 
 PERMUTATION_SEED = 0
 TESTS = {Endpoint.CONSENSUS_L1: "Fisher's exact test, two-sided", Endpoint.VOTE_SHARE: "permutation test, two-sided"}
+ENDPOINTS = {Endpoint.CONSENSUS_L1: "the L1 share among the images with a consensus, by Fisher's exact test",
+             Endpoint.VOTE_SHARE: "each image's share of L1 votes over every labelled image, by a permutation test"}
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,11 @@ def statement(s: ReportSettings) -> str:
     """The hypothesis in one sentence, as registered."""
     more = "more" if s.direction == Direction.GREATER else "less"
     which = "every one" if s.family == Family.ALL else "at least one"
-    endpoint = Endpoint(s.endpoint).label
     combined = ("intersection-union: each comparison at alpha, no correction" if s.family == Family.ALL
                 else "Holm over the listed comparisons")
     return (f"{s.target_scheme} yields {more} creative (L1) images than {which} of {', '.join(s.comparisons)}. "
-            f"Endpoint: {endpoint[0].lower()}{endpoint[1:]}; {TESTS[Endpoint(s.endpoint)]} at alpha = {s.alpha:g}, "
-            f"{combined}; the difference must also point the stated way.")
+            f"Endpoint: {ENDPOINTS[Endpoint(s.endpoint)]}, two-sided, at alpha = {s.alpha:g} ({combined}); the "
+            "difference must also point the stated way.")
 
 
 def decide(s: ReportSettings, per_scheme: dict[str, tuple[int, int]], shares: dict[str, np.ndarray], *,

@@ -56,7 +56,7 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
     page.wait_for_selector("#power-answer")
     page.fill("#id_images_per_scheme", "20")
     page.fill("#id_rate_low_active", "0.5")
-    page.click("button[type=submit]")
+    page.click("#compute-power")
     page.wait_for_selector("#power-answer")
     answer = page.locator("#power-answer").inner_text()
     assert "With 20 images per scheme, 9 annotators per image" in answer and "the frozen primary test has power" in answer
@@ -96,7 +96,15 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= size["width"] + 1, width
         shot(page, f"report-hypothesis-{name}")
+        page.click("#registration-snapshot >> text=Power planner")
+        page.wait_for_selector("#power-answer")
+        assert "(registered)" in page.locator(".hypothesis-statement").inner_text()
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= size["width"] + 1, width
+        shot(page, f"power-planner-{name}")
+        page.go_back()
         if os.environ.get("REPORT_SHOTS"):
+            page.wait_for_selector("#hypothesis")
             page.locator("#hypothesis").screenshot(path=os.path.join(os.environ["REPORT_SHOTS"],
                                                                      f"hypothesis-{name}.png"))
         page.close()
