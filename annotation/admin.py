@@ -124,8 +124,10 @@ class StudyLinkInline(admin.StackedInline):
 @admin.register(Campaign)
 class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
     form = CampaignForm
-    fields = ["name", "pool", "annotators_per_image", "instructions", "priming_count", "is_open", "annotators",
-              "claim_timeout_seconds"]
+    # The analysis plan (hypothesis, power, pre-registration) next to the numbers it depends on.
+    fields = ["name", "pool", "annotators_per_image", "analysis_plan", "instructions", "priming_count", "is_open",
+              "annotators", "claim_timeout_seconds"]
+    readonly_fields = ["analysis_plan"]
     copy_fields = ("name", *Campaign.frozen_fields, "annotators", "claim_timeout_seconds")
     list_display = ["name", "pool", "is_open", "annotators_per_image", "label_count", "created_at"]
     list_filter = ["is_open"]
@@ -140,6 +142,28 @@ class CampaignAdmin(FreezingAdmin, ResearchersOnlyAdmin):
     @admin.display(description="Labels", ordering="n_labels")
     def label_count(self, obj: Campaign) -> int:
         return obj.n_labels
+
+    @admin.display(description="Analysis plan")
+    def analysis_plan(self, obj: Campaign) -> str:
+        """The primary hypothesis, its power and its pre-registration: planned here before the campaign opens."""
+        if not obj.pk:
+            return "Save the campaign to plan its analysis."
+        from evaluation.hypothesis import statement
+        from evaluation.models import ReportSettings
+
+        settings = ReportSettings.for_campaign(obj)
+        edit = (reverse("admin:evaluation_reportsettings_change", args=[settings.pk]) if settings.pk else
+                reverse("admin:evaluation_reportsettings_add") + f"?campaign={obj.pk}")
+        registered = (f"registered {settings.registered_at:%Y-%m-%d %H:%M} UTC" if settings.registered_at
+                      else "registered when the campaign opens")
+        return format_html(
+            '<p class="analysis-plan">Primary hypothesis ({}): {}</p><p><a href="{}" id="power-planner-link">Power '
+            'planner</a> · <a href="{}">Pre-registration (Markdown)</a> · <a href="{}">(JSON)</a> · <a href="{}">Report '
+            'settings and hypothesis</a> · <a href="{}">Report</a></p>',
+            registered, statement(settings), reverse("evaluation:power", args=[obj.pk]),
+            reverse("evaluation:preregistration", args=[obj.pk, "md"]),
+            reverse("evaluation:preregistration", args=[obj.pk, "json"]), edit,
+            reverse("evaluation:report", args=[obj.pk]))
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         # Only members of the annotators group can take part (add people to it in Users).
@@ -193,12 +217,26 @@ class ParticipantAdmin(ResearchersOnlyAdmin):
     """Panel participants: made by the study link, never by hand; the researcher may only exclude one."""
 
     list_display = ["participant_id", "campaign", "study_id", "started_at", "finished_at", "outcome", "code_given",
-                    "excluded"]
-    list_editable = ["excluded"]
+                    "excluded", "exclusion_reason", "exclusion_record"]
+    list_editable = ["excluded", "exclusion_reason"]
     list_filter = ["campaign", "outcome", "excluded"]
     search_fields = ["participant_id", "study_id", "session_id"]
     readonly_fields = ["campaign", "participant_id", "study_id", "session_id", "user", "started_at", "finished_at",
-                       "outcome", "code_given"]
+                       "outcome", "code_given", "exclusion_record"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Excluded by, when")
+    def exclusion_record(self, obj: Participant) -> str:
+        if not obj.excluded:
+            return "–"
+        who = obj.excluded_by.get_username() if obj.excluded_by else "not recorded"
+        when = f"{obj.excluded_at:%Y-%m-%d %H:%M} UTC" if obj.excluded_at else "time not recorded"
+        seen = obj.campaign.report_first_viewed_at
+        after = " (after the report was first opened)" if obj.excluded_at and seen and obj.excluded_at >= seen else ""
+        return f"{who}, {when}{after}"
+
+    def save_model(self, request: HttpRequest, obj: Participant, form, change: bool) -> None:
+        obj.excluding_user = request.user  # the model stamps who and when on a change of "excluded"
+        super().save_model(request, obj, form, change)

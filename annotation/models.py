@@ -60,6 +60,10 @@ class Campaign(Freezable, models.Model):
     annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="campaigns")
     claim_timeout_seconds = models.PositiveIntegerField(default=600, help_text="An unanswered claim is released after this.")
     created_at = models.DateTimeField(auto_now_add=True)
+    report_first_viewed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a researcher first saw results (the report or a CSV of it): a manual exclusion made later "
+        "is marked as made after the data was seen.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -74,6 +78,20 @@ class Campaign(Freezable, models.Model):
     def frozen_reason(self) -> str:
         n = self.labels.count()
         return f"This campaign has {n} labels, given under these settings." if n else ""
+
+    def save(self, *args, **kwargs) -> None:
+        # Pool and votes per image are part of the registration: refused here too, not only in the admin's form.
+        self.refuse_frozen_changes(kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def note_report_viewed(self) -> None:
+        """Record the first time results were seen (written once; later views leave it)."""
+        from django.utils import timezone
+
+        if self.report_first_viewed_at is None:
+            now = timezone.now()
+            if Campaign.objects.filter(pk=self.pk, report_first_viewed_at__isnull=True).update(report_first_viewed_at=now):
+                self.report_first_viewed_at = now
 
     def enrolment_limit(self, annotators=None) -> int | None:
         """How many annotators can take part: those enrolled (or `annotators`, the ones a form is about to save).
@@ -343,6 +361,12 @@ class Participant(models.Model):
     code_given = models.CharField(max_length=40, blank=True)
     excluded = models.BooleanField(
         default=False, help_text="Left out of the report by the researcher (e.g. rejected on the panel).")
+    # Who excluded the participant, when and why: a manual exclusion is a decision the report has to account for.
+    excluded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", editable=False)
+    exclusion_reason = models.CharField(max_length=300, blank=True,
+                                        help_text="Why the participant is excluded (required to exclude).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "participant_id"], name="one_participant_per_id")]
@@ -350,6 +374,24 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.participant_id
+
+    def clean(self) -> None:
+        if self.excluded and not self.exclusion_reason.strip():
+            raise ValidationError({"exclusion_reason": "Say why the participant is excluded: the report lists it."})
+
+    def save(self, *args, **kwargs) -> None:
+        """A change of `excluded` is stamped with its time, and with its author when the caller set `excluding_user`."""
+        stored = Participant.objects.filter(pk=self.pk).values_list("excluded", flat=True).first() if self.pk else None
+        if bool(stored) != self.excluded:
+            from django.utils import timezone
+
+            self.excluded_at = timezone.now() if self.excluded else None
+            self.excluded_by = getattr(self, "excluding_user", None) if self.excluded else None
+            if not self.excluded:
+                self.exclusion_reason = ""
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "excluded_at", "excluded_by", "exclusion_reason"}
+        super().save(*args, **kwargs)
 
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "a", "h2", "h3", "h4", "blockquote", "code"}

@@ -3,12 +3,17 @@
 A trained model that has started training, a job that has left the queue, a pool, a campaign with labels: their
 results were made with the settings they hold, so changing one afterwards would make the row lie about its data.
 The admin shows those fields read-only; `clean()` refuses a change that reaches the model some other way (a form,
-a script). To try other settings, copy the row as a new one.
+a script), and a model that calls `refuse_frozen_changes()` in its `save()` refuses it even without `clean()`.
+To try other settings, copy the row as a new one.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+
+
+class FrozenError(ValidationError):
+    """A save() that would change a frozen field."""
 
 
 class Freezable:
@@ -33,6 +38,15 @@ class Freezable:
         changed = [name for name in self.frozen_fields
                    if field_value(self, name) != field_value(stored, name)]
         return reason, changed
+
+    def refuse_frozen_changes(self, update_fields=None) -> None:
+        """For save(): raise FrozenError when a frozen field would change (skipped when update_fields names none)."""
+        if update_fields is not None and not set(update_fields) & set(self.frozen_fields):
+            return
+        reason, changed = self.frozen_changes()
+        if changed:
+            raise FrozenError({name: f"{reason} Use \u201c{self.copy_label}\u201d to try other settings."
+                               for name in changed})
 
     def clean_frozen(self) -> None:
         reason, changed = self.frozen_changes()

@@ -91,6 +91,8 @@ SUMMARY_HEADER = (
        "l1_share_vs_low_active_p_permutation", "l1_share_vs_low_active_p_holm"]
     + [f"chance_L{i}" for i in range(1, len(LABELS) + 1)] + ["chance_none"]
     + RULE_HEADER + ["registered_at"] + PROVENANCE_HEADER + ["excluded_annotators"]
+    # Who the exclusion rule left out, who the researcher excluded by hand, and whether the row applies the latter.
+    + ["excluded_by_rule", "excluded_by_hand", "manual_exclusions"]
     # Surrogate metrics: their mean over the scheme's labelled images (primary rows), and one row per metric and
     # consensus class (analysis = surrogate, scheme = all) with its AUC over the images that have a consensus.
     + [f"{name}_{what}" for name, _ in METRICS for what in ("pool_mean", "pool_n")]
@@ -109,7 +111,8 @@ def summary_rows(report: Report) -> list[list]:
     chance = [*report.chance.labels, report.chance.none]
     registered = report.settings.registered_at.isoformat() if report.settings.registered_at else None
     # The rule (with when it was registered), the provenance and the exclusions: the same columns on every row.
-    rest = _provenance(report) + [" ".join(report.excluded)]
+    rest = _provenance(report) + [" ".join(report.excluded), " ".join(report.excluded_by_rule),
+                                  " ".join(report.excluded_by_hand), "applied"]
     tail = _rule(report) + [registered] + rest
     for row in [*report.schemes, report.overall]:
         f, a, boot = row.fractions, row.agreement, row.bootstrap
@@ -153,6 +156,8 @@ def summary_rows(report: Report) -> list[list]:
                 out[col["l1_share_vs_low_active_p_holm"]] = share.p_holm
             own = [s.threshold, report.annotators_per_image, setting.tie_policy, setting.inconclusive,
                    s.max_attention_fail_rate, s.min_attention_checks, registered, *rest]
+            if not setting.manual_exclusions:
+                own[-4:] = [" ".join(report.excluded_by_rule), " ".join(report.excluded_by_rule), "", "not applied"]
             out[col["threshold"]:col["threshold"] + len(own)] = own
             rows.append(out)
     for m in report.metric_aucs:

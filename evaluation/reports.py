@@ -18,8 +18,8 @@ from django.utils.crypto import salted_hmac
 from annotation.models import Campaign, Label, LabelValue, Participant
 from generation.models import GenerationJob, PoolItem
 
-from . import intervals, stats
-from .models import ReportSettings
+from . import hypothesis, intervals, stats
+from .models import Registration, ReportSettings
 from .stats import Interval
 
 # The paper's order of the labels (L1..L4) and of the schemes (three baselines, then the creative decoder).
@@ -138,10 +138,33 @@ class SensitivityRow:
     schemes: dict[str, tuple[int, int, int, float | None]]
     tests: list[stats.ProportionTest]
     share_tests: list[stats.ShareTest]
+    manual_exclusions: bool = True  # False: the row keeps the labels of the participants excluded by hand
 
     @property
     def analysis(self) -> str:
         return "primary" if self.primary else "sensitivity"
+
+    @property
+    def exclusions(self) -> str:
+        return "rule and by hand" if self.manual_exclusions else "rule only"
+
+
+@dataclass
+class ManualExclusion:
+    """A panel participant excluded by hand: who did it, when, why, and whether results had been seen by then."""
+
+    pseudonym: str
+    participant_id: str
+    by: str
+    at: datetime | None
+    reason: str
+    after_report: bool | None  # None: the time is not recorded
+
+    @property
+    def timing(self) -> str:
+        if self.after_report is None:
+            return "time not recorded"
+        return "after the report was first opened" if self.after_report else "before the report was first opened"
 
 
 @dataclass
@@ -272,6 +295,12 @@ class Report:
     metric_aucs: list[MetricAUC] = field(default_factory=list)
     gallery: list[GalleryRow] = field(default_factory=list, repr=False)
     boot_differences: dict[str, stats.Interval | None] = field(default_factory=dict)  # the two-way bootstrap's
+    verdict: hypothesis.Verdict | None = None  # the primary hypothesis (None: not computed for this file)
+    snapshot: Registration | None = None  # the stored pre-registration snapshot
+    registration_mismatches: list[str] = field(default_factory=list)
+    excluded_by_rule: list[str] = field(default_factory=list)
+    excluded_by_hand: list[str] = field(default_factory=list)
+    manual_exclusions: list[ManualExclusion] = field(default_factory=list)
 
     @property
     def stored_metrics(self) -> list[tuple[str, str]]:
@@ -586,9 +615,12 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         for uid, n in seen.items()
         if n >= settings.min_attention_checks and failed[uid] / n > settings.max_attention_fail_rate
     }
+    rule_ids = set(excluded_ids)
     # Panel participants the researcher excluded by hand (e.g. rejected on the panel).
-    excluded_ids |= set(Participant.objects.filter(campaign=campaign, excluded=True, user__isnull=False)
-                        .values_list("user_id", flat=True))
+    by_hand = list(Participant.objects.filter(campaign=campaign, excluded=True, user__isnull=False)
+                   .select_related("excluded_by").order_by("excluded_at", "pk"))
+    manual_ids = {p.user_id for p in by_hand} - rule_ids
+    excluded_ids |= manual_ids
 
     # Generated images that received at least one kept label, in pool order.
     sample_items = [(pk, pid, scheme) for pk, pid, scheme in items if scheme]
@@ -679,7 +711,16 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
                                    abstain=settings.abstain_inconclusive, default_raters=expected)
     sensitivity = _sensitivity({"label": cast, "abstain": abstained}, image_schemes, scheme_names, settings,
                                inference)
+    if manual_ids:
+        sensitivity.insert(1, _without_manual_exclusions(raw, item_meta, rule_ids, scheme_names, settings, inference))
     primary = sensitivity[0]
+    # The one confirmatory claim, decided on the primary rule's figures (the permutation test only with inference).
+    verdict = None
+    if inference or settings.endpoint == "consensus_l1":
+        verdict = hypothesis.decide(settings, {name: (c[2], c[1]) for name, c in primary.schemes.items()},
+                                    _l1_shares(abstained if settings.abstain_inconclusive else cast, image_schemes,
+                                               scheme_names))
+    registration = Registration.objects.filter(campaign=campaign).first()
     has_target = TARGET_SCHEME in scheme_names
     tests = primary.tests if has_target else []
     share_tests = primary.share_tests if has_target else []
@@ -800,4 +841,37 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         labels=long,
         metric_aucs=metric_aucs,
         gallery=gallery,
+        verdict=verdict,
+        snapshot=registration,
+        registration_mismatches=hypothesis.mismatches(registration, settings) if registration else [],
+        excluded_by_rule=sorted(names[uid] for uid in rule_ids),
+        excluded_by_hand=sorted(names[uid] for uid in manual_ids),
+        manual_exclusions=[_manual_exclusion(campaign, p, names.get(p.user_id, "")) for p in by_hand],
     )
+
+
+def _manual_exclusion(campaign: Campaign, participant: Participant, name: str) -> ManualExclusion:
+    seen = campaign.report_first_viewed_at
+    at = participant.excluded_at
+    return ManualExclusion(
+        pseudonym=name, participant_id=participant.participant_id,
+        by=participant.excluded_by.get_username() if participant.excluded_by else "not recorded", at=at,
+        reason=participant.exclusion_reason or "not recorded",
+        after_report=None if at is None else (seen is not None and at >= seen))
+
+
+def _without_manual_exclusions(raw: list, item_meta: dict, rule_ids: set[int], names: list[str],
+                               settings: ReportSettings, inference: bool) -> SensitivityRow:
+    """The primary rule over the labels of everyone the exclusion rule keeps, those excluded by hand included."""
+    counted = [(item_id, LABEL_INDEX[value]) for item_id, user_id, value, _, _ in raw
+               if user_id not in rule_ids and item_meta[item_id][1] != ATTENTION_SCHEME]
+    items = sorted({item_id for item_id, _ in counted})
+    index_of = {pk: i for i, pk in enumerate(items)}
+    table = stats.vote_table(np.array([index_of[i] for i, _ in counted], dtype=np.int64),
+                             np.array([k for _, k in counted], dtype=np.int64), len(items))
+    if settings.abstain_inconclusive:
+        table[:, LABEL_INDEX[INCONCLUSIVE]] = 0
+    schemes = np.array([item_meta[pk][1] for pk in items], dtype=object)
+    row = _sensitivity({settings.inconclusive: table}, schemes, names, settings, inference)[0]
+    row.primary, row.manual_exclusions = False, False
+    return row

@@ -16,8 +16,9 @@ from django.shortcuts import get_object_or_404, render
 from annotation.models import Campaign, StudyLink
 from config.roles import is_researcher
 
-from . import csv_export
+from . import csv_export, hypothesis, power
 from .charts import fraction_chart
+from .models import Registration, ReportSettings
 from .participants import participant_rows, participant_table
 from .reports import GALLERY_SIZE, LABEL_NAMES, build_report
 
@@ -45,7 +46,9 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @researcher_required
 def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    data = build_report(_campaign(campaign_id))
+    campaign = _campaign(campaign_id)
+    campaign.note_report_viewed()  # before the figures: an exclusion made from now on comes after seeing them
+    data = build_report(campaign)
     context = {
         "report": data,
         "label_names": LABEL_NAMES,
@@ -67,6 +70,8 @@ def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
         body = csv_export.render(csv_export.KINDS[kind](build_report(campaign, inference=kind == "summary")))
     else:
         raise Http404
+    if kind != "participants":
+        campaign.note_report_viewed()
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{kind}.csv"'
     return response
@@ -78,3 +83,31 @@ def participants(request: HttpRequest, campaign_id: int) -> HttpResponse:
     link = StudyLink.objects.filter(campaign=campaign).first()
     context = {"campaign": campaign, "link": link, "rows": participant_table(campaign)}
     return render(request, "evaluation/participants.html", context)
+
+
+@researcher_required
+def preregistration(request: HttpRequest, campaign_id: int, fmt: str) -> HttpResponse:
+    """The pre-registration to deposit before the first label: Markdown, or the JSON snapshot its hash is of."""
+    if fmt not in ("md", "json"):
+        raise Http404
+    campaign = _campaign(campaign_id)
+    markdown, text = hypothesis.document(ReportSettings.for_campaign(campaign),
+                                         Registration.objects.filter(campaign=campaign).first())
+    body, content_type = (markdown, "text/markdown") if fmt == "md" else (text, "application/json")
+    response = HttpResponse(body.encode(), content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-preregistration.{fmt}"'
+    return response
+
+
+@researcher_required
+def power_planner(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """How likely the frozen primary test is to support the hypothesis, for assumed L1 rates (a simulation)."""
+    campaign = _campaign(campaign_id)
+    settings = ReportSettings.for_campaign(campaign)
+    # Always bound: the first visit answers for the campaign's own numbers and the default rates.
+    form = power.PlanForm(settings, request.GET)
+    result = power.simulate(settings, form.plan()) if form.is_valid() else None
+    context = {"campaign": campaign, "settings": settings, "form": form, "result": result,
+               "statement": hypothesis.statement(settings),
+               "rest_split": " : ".join(f"{p:.0%}" for p in power.REST_SPLIT)}
+    return render(request, "evaluation/power.html", context)

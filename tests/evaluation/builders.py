@@ -43,8 +43,8 @@ def build_campaign(
         trained_model=model, seed=11, samples_per_scheme=10000, status="succeeded", summary=summary if summary is not None else DR_SUMMARY
     )
     pool = SamplePool.objects.create(job=job, name="pool", per_scheme=1, seed=5)
-    campaign = Campaign.objects.create(name="campaign", pool=pool, annotators_per_image=annotators_per_image)
     items: dict[str, list[PoolItem]] = {}
+    given: list[tuple[PoolItem, list[str | None]]] = []  # per item, the label of each annotator
     position = 0
     for scheme, rows in votes.items():
         for index, row in enumerate(rows):
@@ -52,28 +52,35 @@ def build_campaign(
             item = PoolItem.objects.create(pool=pool, position=position, sample=sample)
             position += 1
             items.setdefault(scheme, []).append(item)
-            given = [LABELS[k] for k, count in enumerate(row) for _ in range(count)]
-            if len(given) > len(annotators):
+            values = [LABELS[k] for k, count in enumerate(row) for _ in range(count)]
+            if len(values) > len(annotators):
                 raise ValueError("more votes than annotators")
-            Label.objects.bulk_create(
-                Label(campaign=campaign, item=item, annotator=annotators[j], value=value, time_spent_ms=times_ms)
-                for j, value in enumerate(given)
-            )
+            given.append((item, values))
     for answers in attention:
         item = PoolItem.objects.create(pool=pool, position=position)
         position += 1
         items.setdefault("attention_check", []).append(item)
-        Label.objects.bulk_create(
-            Label(campaign=campaign, item=item, annotator=annotators[j], value=value, time_spent_ms=times_ms)
-            for j, value in enumerate(answers)
-            if value is not None
-        )
+        given.append((item, list(answers)))
+    # The campaign opens on a complete pool (as in use: a pool is built before a campaign takes it), so what it
+    # registers is the pool the labels are on.
+    campaign = Campaign.objects.create(name="campaign", pool=pool, annotators_per_image=annotators_per_image)
+    Label.objects.bulk_create(
+        Label(campaign=campaign, item=item, annotator=annotators[j], value=value, time_spent_ms=times_ms)
+        for item, values in given for j, value in enumerate(values) if value is not None
+    )
     return campaign, items
 
 
 def set_report_settings(campaign: Campaign, **values) -> None:
-    """Give a built campaign other report settings, as if they had been in force when it opened (the row is
-    registered and frozen by then, so this goes around the model's checks on purpose)."""
+    """Give a built campaign other report settings, as if they had been in force when it opened: its labels are
+    lifted out, the settings saved (and registered, as before a first label), and the labels put back as they were
+    (the model and the database refuse a change of registered settings while labels exist)."""
     from evaluation.models import ReportSettings
 
-    ReportSettings.objects.update_or_create(campaign=campaign, defaults=values)
+    labels = list(Label.objects.filter(campaign=campaign))
+    Label.objects.filter(campaign=campaign).delete()
+    settings = ReportSettings.for_campaign(campaign)
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.save()
+    Label.objects.bulk_create(labels)

@@ -115,7 +115,7 @@ def test_it_shows_the_primary_analysis_then_every_other_setting(report):
 def test_it_shows_both_on_the_page_and_in_the_summary(client, researcher, report):
     client.login(username=researcher.username, password=PASSWORD)
     page = client.get(reverse("evaluation:report", args=[report.campaign.pk])).content.decode()
-    assert page.index("Primary analysis") < page.index("Sensitivity analysis")
+    assert page.index("Primary hypothesis") < page.index("Results under the registered rule") < page.index("Sensitivity analysis")
     assert 'class="secondary-tag">secondary<' in page and "Pre-registered" in page
     assert page.count('<tr class="sensitivity">') == 5 and page.count('<tr class="primary">') == 1
     summary = client.get(reverse("evaluation:download", args=[report.campaign.pk, "summary"])).content.decode()

@@ -68,7 +68,9 @@ def test_it_lets_researchers_edit_settings_in_the_admin(client, researcher, anno
     response = client.post(
         "/admin/evaluation/reportsettings/add/",
         {"campaign": campaign.pk, "threshold": 4, "tie_policy": "unique_or_none", "inconclusive": "label",
-         "max_attention_fail_rate": 0.3, "min_attention_checks": 1, "confidence": 0.9},
+         "max_attention_fail_rate": 0.3, "min_attention_checks": 1, "confidence": 0.9, "target_scheme": "low_active",
+         "comparison_schemes": "regular, noisy, random_flip", "endpoint": "consensus_l1", "direction": "greater",
+         "family": "all", "alpha": 0.05},
     )
     assert response.status_code == 302
     stored = ReportSettings.objects.get(campaign=campaign)

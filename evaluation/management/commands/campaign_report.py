@@ -26,6 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"No campaign with id {campaign}.") from None
         if out is None and kind is None:
             raise CommandError("Give --out FOLDER, or --kind KIND to print one file.")
+        obj.note_report_viewed()  # results seen from here too: a later manual exclusion comes after them
         report = build_report(obj)
         kinds = [kind] if kind else list(csv_export.KINDS)
         if out is None:
