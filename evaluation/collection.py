@@ -98,16 +98,14 @@ class CheckKindRow:
         return self.failed / self.seen if self.seen else None
 
 
-def failures_by_kind(campaign: Campaign, expected: str, kept: set[int] | None = None) -> list[CheckKindRow]:
-    """Attention-check labels and failures per kind of check (of the annotators in `kept`, when given)."""
+def failures_by_kind(campaign: Campaign, expected: str) -> list[CheckKindRow]:
+    """Attention-check labels and failures per kind of check, of every annotator (excluded ones too)."""
     pool = campaign.pool
     fallback = pool.attention_kind if pool.attention_kind != AttentionKind.BOTH else ""
     rows: dict[str, CheckKindRow] = {}
     labels = Label.objects.filter(campaign=campaign, item__sample__isnull=True).values_list(
         "annotator_id", "item__check_kind", "value")
-    for user, kind, value in labels:
-        if kept is not None and user not in kept:
-            continue
+    for _, kind, value in labels:
         kind = kind or fallback
         row = rows.setdefault(kind, CheckKindRow(kind, 0, 0))
         row.seen += 1

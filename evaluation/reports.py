@@ -770,7 +770,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         metric_aucs=metric_aucs,
         gallery=gallery,
         position_bands=bands,
-        check_kinds=collection.failures_by_kind(campaign, ATTENTION_EXPECTED, set(user_ids) - excluded_ids),
+        # Every annotator's: a kind of check that everyone fails is the checks' fault, and excluding would hide it.
+        check_kinds=collection.failures_by_kind(campaign, ATTENTION_EXPECTED),
         check_quality=collection.check_quality_sentence(pool),
         speeder_floor_ms=floor,
     )

@@ -151,11 +151,12 @@ def _rounded(value: float | None) -> float | None:
 
 def refusal(quality: CheckQuality, kind: str) -> str:
     """Why the pool is not built ("" when it may be): a collapsed model always, spottable checks unless accepted."""
-    if quality.collapsed:
+    if quality.collapsed and not quality.accepted:
         return (f"The model's reconstructions have collapsed: they vary {quality.spread:.2f} times as much as the "
                 f"images they reconstruct (below {quality.min_spread:.2f}), so every reconstruction check is the same "
                 "blob and an honest 'inconclusive' on it would count as a failed check. Train the model longer (more "
-                "images or epochs), or choose raw training images as attention checks.")
+                "images or epochs), or choose raw training images as attention checks; or tick \"Accept spottable "
+                "checks\" to build it anyway (the report will say so).")
     if quality.spottable and not quality.accepted:
         strongest = max(quality.by_statistic.items(), key=lambda kv: kv[1], default=None)
         alone = (f" ({strongest[0].replace('_', ' ')} alone reaches {strongest[1]:.2f})" if strongest else "")

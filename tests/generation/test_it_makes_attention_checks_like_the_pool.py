@@ -137,3 +137,77 @@ def test_it_tells_annotators_nothing_about_the_kind(client, finished_job):
     text = "\n".join(seen).lower()
     for word in ("reconstruct", "attention", "held-out", "held out", AttentionKind.BOTH.label.lower()):
         assert word not in text, word
+
+
+# --- the check-quality gate -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def collapsed_job(ready_model, tmp_path) -> GenerationJob:
+    """A job of a model whose decoder draws the same image whatever z is (its last layer's weights zeroed): the
+    posterior-collapse blob, made in a moment."""
+    import torch
+
+    from generation.models import TrainedModel
+
+    ck = cc.load_checkpoint(ready_model.checkpoint.path, device="cpu")
+    last = [m for m in ck.model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    cc.save_checkpoint(ready_model.checkpoint.path, ck.model, ck.meta, ck.profile)
+    TrainedModel.objects.filter(pk=ready_model.pk).update(name="collapsed")
+    return run_finished_job(ready_model, n=20, optimise_dr=False)
+
+
+def test_it_refuses_reconstruction_checks_from_a_collapsed_model(collapsed_job):
+    with pytest.raises(services.JobError) as refused:
+        services.build_pool(collapsed_job, per_scheme=5, seed=1, attention_checks=6)
+    message = str(refused.value)
+    assert "collapsed" in message and "Train the model longer" in message and "raw training images" in message
+    assert not collapsed_job.pools.exists()
+    # As a task, the build fails with the same reason for the researcher to read.
+    build = services.launch_pool_build(collapsed_job, per_scheme=5, seed=1, attention_checks=6)
+    services.run_pool_build(build.pk)
+    build.refresh_from_db()
+    assert build.status == "failed" and "collapsed" in build.error and not collapsed_job.pools.exists()
+
+
+def test_it_refuses_checks_that_image_statistics_pick_out_unless_accepted(client, researcher, finished_job):
+    """Raw training images against a tiny model's blurred samples: told apart every time."""
+    with pytest.raises(services.JobError) as refused:
+        services.build_pool(finished_job, per_scheme=5, seed=2, attention_checks=8, attention_kind="raw")
+    message = str(refused.value)
+    assert "cross-validated AUC 1.00" in message and "fewer checks" in message and "Accept" in message
+    assert not finished_job.pools.exists()
+
+    pool = services.build_pool(finished_job, per_scheme=5, seed=2, attention_checks=8, attention_kind="raw",
+                               accept_spottable_checks=True)
+    quality = SamplePool.objects.get(pk=pool.pk).check_quality
+    assert quality["separability"] == 1.0 and quality["accepted"] and quality["n_checks"] == 8
+    assert quality["n_generated"] == 20 and set(quality["by_statistic"]) == {
+        "mean", "mid_grey_share", "maximum", "sharpness", "laplacian_variance"}
+    client.login(username=researcher.username, password=PASSWORD)
+    page = client.get(reverse("admin:generation_samplepool_change", args=[pool.pk])).content.decode()
+    assert "cross-validated AUC 1.00" in page
+    campaign = Campaign.objects.create(name="spotted", pool=pool, annotators_per_image=1)
+    report = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
+    line = re.search(r'<p id="check-quality">(.*?)</p>', report, re.S).group(1)
+    assert "AUC 1.00" in line and "built the pool although" in line
+
+
+def test_it_records_each_checks_kind_and_splits_failures_by_kind(finished_job):
+    pool = services.build_pool(finished_job, per_scheme=3, seed=6, attention_checks=5, attention_kind="both",
+                               accept_spottable_checks=True)
+    checks = list(pool.items.filter(sample=None))
+    assert sorted(c.check_kind for c in checks) == ["raw", "raw", "reconstruction", "reconstruction",
+                                                    "reconstruction"]
+    raw_bytes = set(expected(finished_job, 2, 6, train=True))
+    assert all((c.attention_image.read() in raw_bytes) == (c.check_kind == "raw") for c in checks)
+    campaign = Campaign.objects.create(name="kinds", pool=pool, annotators_per_image=1)
+    user = make_annotator("kim")
+    for item in pool.items.all():
+        # Fails every reconstruction (a blob looks inconclusive), passes every training image.
+        value = "novel" if not item.is_attention_check else ("not_novel" if item.check_kind == "raw" else "inconclusive")
+        Label.objects.create(campaign=campaign, item=item, annotator=user, value=value, time_spent_ms=900)
+    kinds = {k.kind: (k.seen, k.failed) for k in build_report(campaign, inference=False).check_kinds}
+    assert kinds == {"raw": (2, 0), "reconstruction": (3, 3)}
