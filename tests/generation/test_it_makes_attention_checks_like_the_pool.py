@@ -42,7 +42,7 @@ def expected(job: GenerationJob, n: int, seed: int, *, train: bool) -> list[byte
 
 
 def test_it_uses_reconstructions_of_held_out_images_by_default(finished_job):
-    pool = services.build_pool(finished_job, per_scheme=3, seed=4, attention_checks=5)
+    pool = services.build_pool(finished_job, per_scheme=3, seed=4, attention_checks=5, accept_spottable_checks=True)
     pool.refresh_from_db()
     assert pool.attention_kind == AttentionKind.RECONSTRUCTION
     checks = check_bytes(pool)
@@ -53,14 +53,15 @@ def test_it_uses_reconstructions_of_held_out_images_by_default(finished_job):
 
 def test_it_mixes_both_kinds_half_each(finished_job):
     pool = services.build_pool(finished_job, per_scheme=3, seed=6, attention_checks=5,
-                               attention_kind=AttentionKind.BOTH)
+                               attention_kind=AttentionKind.BOTH, accept_spottable_checks=True)
     assert SamplePool.objects.get(pk=pool.pk).attention_kind == AttentionKind.BOTH
     want = expected(finished_job, 2, 6, train=True) + expected(finished_job, 3, 6, train=False)
     assert check_bytes(pool) == sorted(want)
 
 
 def test_it_keeps_raw_training_images_when_asked(finished_job):
-    pool = services.build_pool(finished_job, per_scheme=3, seed=6, attention_checks=3, attention_kind="raw")
+    pool = services.build_pool(finished_job, per_scheme=3, seed=6, attention_checks=3, attention_kind="raw",
+                               accept_spottable_checks=True)
     assert check_bytes(pool) == sorted(expected(finished_job, 3, 6, train=True))
 
 
@@ -71,7 +72,7 @@ def test_it_refuses_an_unknown_kind_before_any_work(finished_job):
 
 
 def test_it_expects_not_novel_or_creative_on_reconstructions(finished_job):
-    pool = services.build_pool(finished_job, per_scheme=2, seed=1, attention_checks=3)
+    pool = services.build_pool(finished_job, per_scheme=2, seed=1, attention_checks=3, accept_spottable_checks=True)
     campaign = Campaign.objects.create(name="checks", pool=pool, annotators_per_image=2)
     careful, careless = make_annotator("careful"), make_annotator("careless")
     for item in pool.items.all():
@@ -89,7 +90,8 @@ def test_it_builds_and_shows_the_kind_in_the_admin(client, researcher, finished_
     form = client.get(reverse("admin:generation_generationjob_pool", args=[finished_job.pk])).content.decode()
     assert 'name="attention_kind"' in form and "Reconstructions of held-out images" in form
     response = client.post(reverse("admin:generation_generationjob_pool", args=[finished_job.pk]),
-                           {"per_scheme": 2, "attention_checks": 2, "attention_kind": "both", "seed": 0})
+                           {"per_scheme": 2, "attention_checks": 2, "attention_kind": "both", "seed": 0,
+                            "accept_spottable_checks": "on"})
     assert response.status_code == 302, response.content.decode()[:2000]
     build = finished_job.pool_builds.get()  # queued on the default queue; run here as its task runs it
     assert build.attention_kind == AttentionKind.BOTH
@@ -116,7 +118,8 @@ def test_it_says_in_the_report_which_kind_the_campaign_uses(client, researcher, 
 
 def test_it_tells_annotators_nothing_about_the_kind(client, finished_job):
     """Pages, API answers, image bytes and headers are alike for checks of either kind and for samples."""
-    pool = services.build_pool(finished_job, per_scheme=3, seed=8, attention_checks=4, attention_kind="both")
+    pool = services.build_pool(finished_job, per_scheme=3, seed=8, attention_checks=4, attention_kind="both",
+                               accept_spottable_checks=True)
     anna = make_annotator("anna")
     campaign = Campaign.objects.create(name="Digits", pool=pool, annotators_per_image=1, priming_count=4)
     campaign.annotators.add(anna)

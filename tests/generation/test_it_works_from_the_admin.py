@@ -183,7 +183,8 @@ def test_it_builds_a_pool_from_the_job_page(rita, ready_model, django_capture_on
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(key)
     with django_capture_on_commit_callbacks(execute=True):
         response = rita.post(reverse("admin:generation_generationjob_pool", args=[job.pk]),
-                             {"per_scheme": 3, "attention_checks": 1, "seed": 0, "name": "first"})
+                             {"per_scheme": 3, "attention_checks": 1, "seed": 0, "name": "first",
+                              "accept_spottable_checks": "on"})
     build = PoolBuild.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:generation_poolbuild_change", args=[build.pk])
