@@ -150,7 +150,13 @@ class Label(models.Model):
     item = models.ForeignKey(PoolItem, on_delete=models.PROTECT, related_name="labels")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="labels")
     value = models.CharField(max_length=20, choices=LabelValue.choices)
-    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)  # as the browser reports it
+    # When the server handed the image out (the claim) and the label arrived (created_at), and the interval between:
+    # what researchers are shown, since a browser's own figure cannot be checked.
+    handed_at = models.DateTimeField(null=True, blank=True)
+    server_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    # 1 for the annotator's first label in the campaign, 2 for the next, ... (attention checks included).
+    position = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,9 +4,12 @@ Rules (the issue's, in the order they are applied when picking the next image):
 - an annotator never sees an image twice, and holds at most one image (a Claim) per campaign at a time;
 - an image never gets more than `annotators_per_image` labels: labels + live claims <= capacity, counted on
   the CampaignItem row, which is locked while it changes;
-- images nearest to completion come first, so the pool completes instead of spreading thin;
-- among equally full images each annotator has their own random order: (a random number stored per image) times
-  (a secret per-annotator key) modulo a prime, which interleaves the schemes since neither number knows them;
+- the least-filled images come first (labels and live claims), and among those each annotator has their own
+  random order: (a random number stored per image) times (a secret per-annotator key) modulo a prime, which
+  interleaves the schemes since neither number knows them. So every annotator's order is their own even while
+  many label at once (with "fullest first" everyone converged on the same few images: one shared order, whose
+  order effects then fall on the same images for everyone). The price: images fill level by level, so the first
+  image is complete only near the end (README, "Assignment order");
 - a claim older than the campaign's timeout is released, so an abandoned browser tab does not hold a slot.
 """
 
@@ -178,7 +181,7 @@ _T = {
 # statistics say, where NOT EXISTS on a freshly filled table can turn into a loop over labels for every image.
 _OPEN_TO_ME = """s.campaign_id = %(c)s AND s.labels_count < s.capacity - s.claims_count
     AND s.item_id NOT IN (SELECT l.item_id FROM {label} l WHERE l.campaign_id = %(c)s AND l.annotator_id = %(a)s)"""
-_ORDER = "s.labels_count DESC, s.claims_count DESC, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s"
+_ORDER = "s.labels_count + s.claims_count, (CAST(s.shuffle AS BIGINT) * %(k)s) %% %(m)s"
 PICK_CANDIDATES = 32  # how many unlocked candidates one attempt considers; more than the annotators at once
 _ITEM_FIELDS = ["id", "public_id", "sample_id", "attention_image"]  # in the model's order (from_db needs it)
 # A pool item p with its sample smp (LEFT JOINed): what item_from_columns needs.
@@ -191,7 +194,7 @@ SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T, order=_ORDER,
         LEFT JOIN {claim} c ON c.campaign_id = %(c)s AND c.annotator_id = %(a)s
         LEFT JOIN {slot} s ON s.id = c.slot_id LEFT JOIN {item} p ON p.id = s.item_id
         LEFT JOIN {sample} smp ON smp.id = p.sample_id""",
-    # Fullest images first; among equals the annotator's own order. In two steps: the best few candidates
+    # Least-filled images first; among equals the annotator's own order. In two steps: the best few candidates
     # without locks (a top-N sort, cheap on a large pool), then the first of them nobody has locked, re-checked
     # for room on its newest version (a row lock above a sort would make PostgreSQL sort the whole pool). The
     # pool item is looked up only for the row that wins ("handed").
@@ -212,8 +215,12 @@ SQL = {name: sql.replace("{open_to_me}", _OPEN_TO_ME).format(**_T, order=_ORDER,
     "labelled": """SELECT 1 FROM {label} l JOIN {item} p ON p.id = l.item_id
         WHERE l.campaign_id = %s AND l.annotator_id = %s AND p.public_id = %s""",
     "unclaim": "DELETE FROM {claim} WHERE id = %s",
-    "label": """INSERT INTO {label} (campaign_id, item_id, annotator_id, value, time_spent_ms, created_at)
-        VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
+    # The label with the server's interval (hand-out to arrival) and its place in the annotator's sequence.
+    "label": """INSERT INTO {label} (campaign_id, item_id, annotator_id, value, time_spent_ms, handed_at,
+        server_time_ms, position, created_at)
+        VALUES (%(c)s, %(i)s, %(a)s, %(v)s, %(ms)s, %(handed)s, %(server)s,
+        (SELECT COUNT(*) + 1 FROM {label} WHERE campaign_id = %(c)s AND annotator_id = %(a)s), %(now)s)
+        RETURNING id, position""",
     "labelled_slot": """UPDATE {slot} SET labels_count = labels_count + 1, claims_count = claims_count - 1
         WHERE id = %s""",
 }.items()}
@@ -364,15 +371,27 @@ def submit_label(
         if cursor.rowcount != 1:
             raise NotAssigned("Your time on this image ran out; ask for the next image.")
         now = timezone.now()
+        handed = _aware(claimed_at)
+        server = server_interval_ms(handed, now)
         if spent is None:
-            spent = min(int((now - _aware(claimed_at)).total_seconds() * 1000), MAX_TIME_SPENT_MS)
-        cursor.execute(SQL["label"], [campaign.pk, item_pk, annotator.pk, value, spent, _db_time(now)])
-        label_pk = cursor.fetchone()[0]
+            spent = server
+        cursor.execute(SQL["label"], {"c": campaign.pk, "i": item_pk, "a": annotator.pk, "v": value, "ms": spent,
+                                      "handed": _db_time(handed), "server": server, "now": _db_time(now)})
+        label_pk, position = cursor.fetchone()
         cursor.execute(SQL["labelled_slot"], [slot_pk])
     return Label(
         pk=label_pk, campaign=campaign, item=_item(item_pk, item_public_id), annotator=annotator, value=value,
-        time_spent_ms=spent, created_at=now,
+        time_spent_ms=spent, handed_at=handed, server_time_ms=server, position=position, created_at=now,
     )
+
+
+def server_interval_ms(handed: datetime, arrived: datetime) -> int:
+    """The server's time on one label: from handing the image out to the label's arrival, in whole ms.
+
+    One claim per annotator at a time, so these intervals never overlap: summed, they never exceed the wall-clock
+    span of the annotator's work, whatever the browser says (a second tab shares the claim; an undo hands the image
+    out again when it is undone; a claim that expired over a break is handed out anew)."""
+    return max(0, min(int((arrived - handed).total_seconds() * 1000), MAX_TIME_SPENT_MS))
 
 
 def undo_last(campaign: Campaign, annotator: AbstractBaseUser) -> PoolItem:

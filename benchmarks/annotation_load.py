@@ -6,7 +6,8 @@ Two phases, each on a fresh campaign:
 - open loop: labels are offered at a fixed rate (--rate, default 50/s) by whichever annotator is free; latency
   is counted from the moment a label was due, so a slow server cannot hide its queue (no coordinated omission).
 For both it prints p50/p95/p99 of next-image, submit, and the pair, and the CPU time per label spent by gunicorn,
-by PostgreSQL and by the whole machine (these depend less on what else the machine is doing than the latencies).
+by PostgreSQL and by the whole machine (these depend less on what else the machine is doing than the latencies),
+and how the pool filled (when images got all their votes; a small --items lets the run complete the pool).
 
 It creates a throw-away database (dropped at the end), writes small PNGs under a temporary media folder,
 starts gunicorn on a free loopback port and stops it when done.
@@ -408,6 +409,36 @@ def open_loop(port: int, campaign: int, credentials: list[dict[str, str]], secon
 
 def load_average() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+def fill_report(campaign_id: int) -> None:
+    """How the pool filled: after how many of the run's labels images got all their votes (first, median, last),
+    and how long an image waited from its first vote to its last. The price of each annotator's own order (the
+    least-filled images first): images complete late and together, where "fullest first" completed them early,
+    one after another."""
+    from annotation.models import Campaign, Label
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    need = campaign.annotators_per_image
+    rows = list(Label.objects.filter(campaign=campaign).order_by("created_at", "pk").values_list("item_id", "created_at"))
+    if not rows:
+        return
+    count: dict[int, int] = {}
+    first: dict[int, object] = {}
+    done_at: list[int] = []  # the run's label number at which each image got its last vote
+    waits: list[float] = []  # seconds from an image's first vote to its last
+    for k, (item, at) in enumerate(rows, 1):
+        count[item] = count.get(item, 0) + 1
+        first.setdefault(item, at)
+        if count[item] == need:
+            done_at.append(k)
+            waits.append((at - first[item]).total_seconds())
+    n_items = campaign.campaign_items.count()
+    share = [k / len(rows) for k in done_at]
+    print(f"  fill: {len(done_at)} of {n_items} images got their {need} votes in {len(rows)} labels; "
+          f"{len(count)} images started")
+    if done_at:
+        print(f"    an image complete after {share[0]:.0%} (first), {statistics.median(share):.0%} (median), "
+              f"{share[-1]:.0%} (last) of the run's labels; first to last vote of an image: median "
+              f"{statistics.median(waits):.1f} s, max {max(waits):.1f} s")
 
 
 def main() -> None:
@@ -444,13 +475,15 @@ def main() -> None:
         print(f"gunicorn {args.workers} {args.worker_class} workers x {args.threads} threads"
               f"{' behind nginx' if proxy else ''}, PostgreSQL, Redis cache, {os.cpu_count()} CPUs, "
               f"{args.items} images per pool; {mode}; {args.auth} authentication; {load_average()}")
-        for phase in (lambda: closed_loop(target, campaigns[0], credentials, args.seconds),
-                      lambda: open_loop(target, campaigns[1], credentials, args.seconds, args.rate)):
+        phases = ((campaigns[0], lambda: closed_loop(target, campaigns[0], credentials, args.seconds)),
+                  (campaigns[1], lambda: open_loop(target, campaigns[1], credentials, args.seconds, args.rate)))
+        for campaign, phase in phases:
             database = DatabaseCPU(DB_NAME)
             before = server_cpu_seconds(proc), machine_busy_seconds()
             labels = phase()
             after = server_cpu_seconds(proc), machine_busy_seconds()
             db = 1000 * database.seconds() / max(labels, 1)
+            fill_report(campaign)
             if labels:
                 web, machine = (1000 * (b - a) / labels for a, b in zip(before, after, strict=True))
                 print(f"  CPU per label: gunicorn {web:.1f} ms, PostgreSQL (this database's backends) {db:.1f} ms, "

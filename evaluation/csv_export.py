@@ -189,26 +189,33 @@ def consensus_rows(report: Report) -> list[list]:
 
 
 def label_rows(report: Report) -> list[list]:
-    rows: list[list] = [["image_id", "scheme", "annotator", "label", "time_spent_ms", "created_at", "excluded"]]
+    # time_ms: the time shown to researchers (the server's interval, or the browser's when smaller);
+    # position: the label's place in the annotator's sequence (1 = first, attention checks included).
+    rows: list[list] = [["image_id", "scheme", "annotator", "label", "time_ms", "server_time_ms", "time_spent_ms",
+                         "position", "created_at", "excluded"]]
     for label in report.labels:
         rows.append(
-            [label.public_id, label.scheme, label.pseudonym, label.label, label.time_spent_ms,
-             label.created_at.isoformat(), label.excluded]
+            [label.public_id, label.scheme, label.pseudonym, label.label, label.time_spent_ms, label.server_time_ms,
+             label.client_time_ms, label.position, label.created_at.isoformat(), label.excluded]
         )
     return rows
 
 
 
 def annotator_rows(report: Report) -> list[list]:
+    # The annotator column is the key of labels.csv and participants.csv; median_time_ms is over generated images,
+    # fast_labels over every label (checks included) faster than speeder_floor_ms.
     rows: list[list] = [[
-        "annotator", "labels", "median_time_ms", "agree", "on_consensus", "agreement", "agree_others",
-        "on_others_consensus", "agreement_others", "attention_seen", "attention_failed", "excluded", *RULE_HEADER,
+        "annotator", "labels_with_checks", "labels_without_checks", "median_time_ms", "agree", "on_consensus",
+        "agreement", "agree_others", "on_others_consensus", "agreement_others", "attention_seen", "attention_failed",
+        "fast_labels", "fast_share", "speeder_floor_ms", "excluded", *RULE_HEADER,
     ]]
     rule = _rule(report)
     for a in report.annotators:
         rows.append(
-            [a.pseudonym, a.n_labels, a.median_time_ms, a.n_agree, a.n_on_consensus, a.agreement, a.n_agree_others,
-             a.n_on_others_consensus, a.agreement_others, a.attention_seen, a.attention_failed, a.excluded, *rule]
+            [a.pseudonym, a.n_with_checks, a.n_labels, a.median_time_ms, a.n_agree, a.n_on_consensus, a.agreement,
+             a.n_agree_others, a.n_on_others_consensus, a.agreement_others, a.attention_seen, a.attention_failed,
+             a.fast_labels, a.fast_share, report.speeder_floor_ms, a.excluded, *rule]
         )
     return rows
 

@@ -18,7 +18,7 @@ from django.utils.crypto import salted_hmac
 from annotation.models import Campaign, Label, LabelValue, Participant
 from generation.models import GenerationJob, PoolItem
 
-from . import hypothesis, intervals, stats
+from . import collection, hypothesis, intervals, stats
 from .models import Registration, ReportSettings
 from .stats import Interval
 
@@ -179,6 +179,16 @@ class AnnotatorRow:
     attention_seen: int
     attention_failed: int
     excluded: bool
+    fast_labels: int = 0  # labels (attention checks included) faster than the speeder floor, by the time shown
+    n_timed: int = 0  # labels with a time (attention checks included)
+
+    @property
+    def n_with_checks(self) -> int:
+        return self.n_labels + self.attention_seen
+
+    @property
+    def fast_share(self) -> float | None:
+        return self.fast_labels / self.n_timed if self.n_timed else None
 
     @property
     def agreement(self) -> float | None:
@@ -263,9 +273,12 @@ class LabelRow:
     scheme: str
     pseudonym: str
     label: str
-    time_spent_ms: int | None
+    time_spent_ms: int | None  # the time shown: the server's, or the browser's when smaller
     created_at: datetime
     excluded: bool
+    client_time_ms: int | None = None  # as the browser reported it
+    server_time_ms: int | None = None  # from handing the image out to the label's arrival
+    position: int | None = None  # in the annotator's sequence, attention checks included
 
 
 @dataclass
@@ -301,6 +314,11 @@ class Report:
     excluded_by_rule: list[str] = field(default_factory=list)
     excluded_by_hand: list[str] = field(default_factory=list)
     manual_exclusions: list[ManualExclusion] = field(default_factory=list)
+    # How the labels were collected (evaluation.collection).
+    position_bands: list[collection.PositionBand] = field(default_factory=list)
+    check_kinds: list[collection.CheckKindRow] = field(default_factory=list)
+    check_quality: str = ""
+    speeder_floor_ms: int = 0
 
     @property
     def stored_metrics(self) -> list[tuple[str, str]]:
@@ -600,7 +618,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
     raw = list(
         Label.objects.filter(campaign=campaign, item__pool=pool)
         .order_by("created_at", "id")
-        .values_list("item_id", "annotator_id", "value", "time_spent_ms", "created_at")
+        .annotate(shown_ms=collection.shown_time())
+        .values_list("item_id", "annotator_id", "value", "shown_ms", "created_at")
     )
 
     # Attention checks decide the exclusions.
@@ -729,6 +748,11 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
     names = {uid: pseudonym(campaign.pk, uid) for uid in user_ids}
     times: dict[int, list[int]] = {uid: [] for uid in user_ids}
     counts = dict.fromkeys(user_ids, 0)
+    floor = collection.speeder_floor_ms()
+    fast, timed = dict.fromkeys(user_ids, 0), dict.fromkeys(user_ids, 0)
+    for _, user_id, _, ms, _ in raw:
+        timed[user_id] += ms is not None
+        fast[user_id] += collection.is_fast(ms, floor)
     agree = dict.fromkeys(user_ids, 0)
     on_consensus = dict.fromkeys(user_ids, 0)
     scored = []  # (user, image index, label index, counted in the table)
@@ -766,6 +790,8 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
             attention_seen=seen.get(uid, 0),
             attention_failed=failed.get(uid, 0),
             excluded=uid in excluded_ids,
+            fast_labels=fast[uid],
+            n_timed=timed[uid],
         )
         for uid in user_ids
     ]
@@ -802,6 +828,7 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
             row.intervals, row.no_consensus_interval = crossed.fractions[row.scheme], crossed.no_consensus[row.scheme]
     gallery = [_gallery_row(name, table[mask], result.labels[mask], [image_items[i][1] for i in np.flatnonzero(mask)])
                for name, mask in masks.items() if mask.any()]
+    details = collection.label_details(campaign)
     long = [
         LabelRow(
             public_id=item_meta[item_id][0],
@@ -811,9 +838,14 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
             time_spent_ms=ms,
             created_at=created,
             excluded=user_id in excluded_ids,
+            client_time_ms=details.get((item_id, user_id), (None,) * 3)[0],
+            server_time_ms=details.get((item_id, user_id), (None,) * 3)[1],
+            position=details.get((item_id, user_id), (None,) * 3)[2],
         )
         for item_id, user_id, value, ms, created in raw
     ]
+    # Order effects: the L1 rate by position, over the labels that count (kept annotators, generated images).
+    bands = collection.position_bands([(details.get((i, u), (None,) * 3)[2], v) for i, u, v in counted])
 
     return Report(
         campaign=campaign,
@@ -847,6 +879,11 @@ def build_report(campaign: Campaign, settings: ReportSettings | None = None, *, 
         excluded_by_rule=sorted(names[uid] for uid in rule_ids),
         excluded_by_hand=sorted(names[uid] for uid in manual_ids),
         manual_exclusions=[_manual_exclusion(campaign, p, names.get(p.user_id, "")) for p in by_hand],
+        position_bands=bands,
+        # Every annotator's: a kind of check that everyone fails is the checks' fault, and excluding would hide it.
+        check_kinds=collection.failures_by_kind(campaign, ATTENTION_EXPECTED),
+        check_quality=collection.check_quality_sentence(pool),
+        speeder_floor_ms=floor,
     )
 
 

@@ -18,6 +18,7 @@ from config.roles import is_researcher
 
 from . import csv_export, hypothesis, power
 from .charts import fraction_chart
+from .collection import speeder_floor_ms
 from .models import Registration, ReportSettings
 from .participants import participant_rows, participant_table
 from .reports import GALLERY_SIZE, LABEL_NAMES, build_report
@@ -56,6 +57,7 @@ def report(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "chance_rows": list(zip(LABEL_NAMES, data.chance_labels, strict=True)),
         "consensus_problem": data.settings.consensus_problem(),
         "gallery_size": GALLERY_SIZE,
+        "has_participants": StudyLink.objects.filter(campaign=data.campaign).exists(),
     }
     return render(request, "evaluation/report.html", context)
 
@@ -81,7 +83,7 @@ def download(request: HttpRequest, campaign_id: int, kind: str) -> HttpResponse:
 def participants(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(campaign_id)
     link = StudyLink.objects.filter(campaign=campaign).first()
-    context = {"campaign": campaign, "link": link, "rows": participant_table(campaign)}
+    context = {"campaign": campaign, "link": link, "rows": participant_table(campaign), "floor_ms": speeder_floor_ms()}
     return render(request, "evaluation/participants.html", context)
 
 

@@ -208,6 +208,11 @@ class PoolForm(forms.Form):
     seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=0, help_text="Which samples are drawn, and "
                               "the order: 0 to 2**32 - 1.")
     name = forms.CharField(required=False, max_length=200)
+    accept_spottable_checks = forms.BooleanField(
+        label="Accept spottable checks", required=False,
+        help_text="The build measures how well simple image statistics tell the checks from the generated images "
+                  "(cross-validated AUC) and refuses above the limit, or when the model's reconstructions have "
+                  "collapsed. Tick to build anyway: the report then says the checks could be spotted.")
 
     def __init__(self, *args, job: GenerationJob, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -220,7 +225,8 @@ class PoolForm(forms.Form):
         schemes = max(1, len(job.schemes or {}))
         self.fields["attention_checks"].initial = max(1, self.fields["per_scheme"].initial * schemes // 20)
         self.fields["attention_checks"].help_text += " Default: one image in twenty."
-        self.order_fields(["per_scheme", "attention_checks", "attention_kind", "seed", "name"])
+        self.order_fields(["per_scheme", "attention_checks", "attention_kind", "seed", "name",
+                           "accept_spottable_checks"])
 
     def clean_attention_kind(self) -> str:
         return self.cleaned_data.get("attention_kind") or AttentionKind.RECONSTRUCTION
@@ -358,14 +364,25 @@ class PoolItemInline(admin.TabularInline):
 
 @admin.register(SamplePool)
 class SamplePoolAdmin(ResearchersOnly):
-    list_display = ["name", "job", "per_scheme", "attention_kind", "seed", "created_at"]
-    readonly_fields = ["job", "per_scheme", "attention_kind", "seed", "novelty", "created_at"]
+    list_display = ["name", "job", "per_scheme", "attention_kind", "separability", "seed", "created_at"]
+    readonly_fields = ["job", "per_scheme", "attention_kind", "check_quality_text", "seed", "novelty", "created_at"]
     fields = ["name", *readonly_fields]
 
     @admin.display(description="Novelty")
     def novelty(self, obj) -> str:
         return obj.job.matching_text()
     inlines = [PoolItemInline]
+
+    @admin.display(description="Checks' separability")
+    def separability(self, obj: SamplePool) -> str:
+        value = (obj.check_quality or {}).get("separability")
+        return "-" if value is None else f"{value:.2f}"
+
+    @admin.display(description="Can the checks be spotted?")
+    def check_quality_text(self, obj: SamplePool) -> str:
+        from evaluation.collection import check_quality_sentence
+
+        return check_quality_sentence(obj) or "Not measured (a pool without attention checks, or built before)."
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # built from a job's page, where the samples are drawn
@@ -379,7 +396,7 @@ class PoolBuildAdmin(ResearchersOnly):
                     "created_by", "created_at"]
     list_filter = ["status"]
     readonly_fields = ["job", "progress_display", "pool_link", "error", "name", "per_scheme", "attention_checks",
-                       "attention_kind", "seed", "created_by", "created_at", "device", "task_id", "heartbeat_at", "started_at",
+                       "attention_kind", "accept_spottable_checks", "seed", "created_by", "created_at", "device", "task_id", "heartbeat_at", "started_at",
                        "finished_at"]
     fields = readonly_fields
     change_form_template = "admin/generation/poolbuild/change_form.html"

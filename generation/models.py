@@ -112,7 +112,7 @@ class TrainedModel(Freezable, WorkRow):
     architecture = models.CharField(max_length=10, choices=Architecture.choices, default=Architecture.MLP)
     latent_dim = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: 50, or 100 for MNIST + Fashion-MNIST.")
     epochs = models.PositiveIntegerField(default=15)
-    seed = models.BigIntegerField(default=0)
+    seed = models.BigIntegerField(default=0, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)])
     train_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Train on the first N images only (empty: all).")
     profile_layer = models.CharField(max_length=100, blank=True, help_text="Decoder layer to profile (empty: the 3rd hidden layer).")
 
@@ -198,7 +198,8 @@ class GenerationJob(Freezable, WorkRow):
         help_text=f"{DEFAULT_SAMPLES_PER_SCHEME:,} finish in minutes on a CPU; the paper used {PAPER_SAMPLES_PER_SCHEME:,} "
         f"per scheme (at most {MAX_SAMPLES_PER_SCHEME:,}).",
     )
-    seed = models.BigIntegerField(default=0)
+    # One seed rule for every form: the pool's (0 to 2**32 - 1).
+    seed = models.BigIntegerField(default=0, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)])
     optimise_dr = models.BooleanField(
         default=True,
         help_text="Also compute the optimised D_r (the true minimum over z, besides the encoder's estimate). It is the "
@@ -344,6 +345,8 @@ class SamplePool(Freezable, models.Model):
         help_text="Raw training images look sharper than generated ones; reconstructions of held-out images "
                   "(encoder mean, regular decoding) pass through the same decoder as the pool.",
     )
+    # generation.check_quality.CheckQuality as measured when the pool was built ({} for pools built before).
+    check_quality = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -371,6 +374,9 @@ class PoolBuild(WorkRow):
     attention_checks = models.PositiveIntegerField(default=0)
     attention_kind = models.CharField("attention checks show", max_length=20, choices=AttentionKind.choices,
                                       default=AttentionKind.RECONSTRUCTION)
+    accept_spottable_checks = models.BooleanField(
+        default=False, help_text="Build even when the attention checks can be told from the generated images, or the "
+        "model's reconstructions have collapsed (the report says so).")
     seed = models.BigIntegerField(default=0, validators=[MinValueValidator(0), MaxValueValidator(MAX_SEED)])
     pool = models.OneToOneField(SamplePool, null=True, blank=True, on_delete=models.SET_NULL, related_name="build")
 
@@ -403,6 +409,8 @@ class PoolItem(models.Model):
     position = models.PositiveIntegerField()  # shuffled order; says nothing about the scheme
     sample = models.ForeignKey(Sample, null=True, blank=True, on_delete=models.PROTECT, related_name="pool_items")
     attention_image = models.FileField(upload_to=pool_item_image_path, blank=True)
+    # An attention check's kind ("raw" or "reconstruction"; "" for a generated sample): researchers only.
+    check_kind = models.CharField(max_length=20, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["pool", "position"]

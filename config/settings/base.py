@@ -172,6 +172,12 @@ API_THROTTLE_RATES = {
     "annotation_burst": env("API_THROTTLE_BURST", default="30/s"),
     "annotation_sustained": env("API_THROTTLE_SUSTAINED", default="300/min"),
 }
+# Data collection: a label that came faster than this (by the server's clock) counts as a speeder's in the
+# researchers' tables; attention checks that simple image statistics tell from the pool above this cross-validated
+# AUC, or reconstructions that vary less than this share of the images they reconstruct, stop a pool build.
+ANNOTATION_SPEEDER_FLOOR_MS = env.int("ANNOTATION_SPEEDER_FLOOR_MS", default=1000)
+ATTENTION_MAX_SEPARABILITY = env.float("ATTENTION_MAX_SEPARABILITY", default=0.9)
+ATTENTION_MIN_SPREAD = env.float("ATTENTION_MIN_SPREAD", default=0.25)
 # The OpenAPI 3 schema (/api/schema/) and its documentation page (/api/docs/), for logged-in users;
 # the Swagger UI files come from drf-spectacular-sidecar, so the page loads nothing from a CDN.
 SPECTACULAR_SETTINGS = {

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import check_quality
 from ..models import (
     ACTIVE_STATUSES,
     MAX_SEED,
@@ -134,20 +135,21 @@ def _draw(results: Results, per_scheme: int, n: int, rng: np.random.Generator) -
 
 
 def build_pool(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
-               attention_checks: int = 0, attention_kind: str = AttentionKind.RECONSTRUCTION) -> SamplePool:
+               attention_checks: int = 0, attention_kind: str = AttentionKind.RECONSTRUCTION,
+               accept_spottable_checks: bool = False) -> SamplePool:
     """A pool of per_scheme samples of each scheme (plus attention checks: training images), shuffled together,
-    built in this process."""
+    built in this process. JobError when its checks can be spotted or its model collapsed, unless accepted."""
     staging = staging_root() / f"sync-{new_public_id()}"
     try:
         return _build(job, per_scheme=per_scheme, seed=seed, name=name, attention_checks=attention_checks,
-                      attention_kind=attention_kind, staging=staging)
+                      attention_kind=attention_kind, staging=staging, accept=accept_spottable_checks)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def launch_pool_build(job: GenerationJob, *, per_scheme: int, seed: int = 0, name: str = "",
                       attention_checks: int = 0, attention_kind: str = AttentionKind.RECONSTRUCTION,
-                      user=None) -> PoolBuild:
+                      accept_spottable_checks: bool = False, user=None) -> PoolBuild:
     """A PoolBuild row for the request, queued on the "default" queue; JobError when the request is out of bounds."""
     from .. import attention
 
@@ -156,7 +158,7 @@ def launch_pool_build(job: GenerationJob, *, per_scheme: int, seed: int = 0, nam
     attention.split(attention_kind, attention_checks)  # an unknown kind is refused here
     build = PoolBuild.objects.create(job=job, per_scheme=per_scheme, seed=seed, name=name,
                                      attention_checks=attention_checks, attention_kind=attention_kind,
-                                     created_by=user)
+                                     accept_spottable_checks=accept_spottable_checks, created_by=user)
     send("build_pool_task", build)
     return build
 
@@ -179,7 +181,7 @@ def run_pool_build(build_id: int) -> None:
     try:
         _build(build.job, per_scheme=build.per_scheme, seed=build.seed, name=build.name,
                attention_checks=build.attention_checks, attention_kind=build.attention_kind, staging=staging,
-               progress=lambda f: beat(build, f),
+               accept=build.accept_spottable_checks, progress=lambda f: beat(build, f),
                before_commit=succeed)
     except Stopped:
         log.info("pool build %s stopped: %s", build.pk, PoolBuild.objects.get(pk=build.pk).status)
@@ -191,7 +193,7 @@ def run_pool_build(build_id: int) -> None:
 
 
 def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attention_checks: int, attention_kind: str,
-           staging: Path, progress: Callable[[float], None] = lambda _f: None,
+           staging: Path, accept: bool = False, progress: Callable[[float], None] = lambda _f: None,
            before_commit: Callable[[SamplePool], None] = lambda _p: None) -> SamplePool:
     import torch
 
@@ -239,13 +241,15 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
     # 2. Attention checks of the pool's kind (generation/attention.py), written like the pool's images.
     checks: list[PoolItem] = []
     check_png: dict[str, bytes] = {}
+    made_checks = attention.Checks()
     if attention_checks:
-        pngs = attention.check_images(job, attention_checks, kind=attention_kind, seed=seed, device=device)
+        made_checks = attention.make_checks(job, attention_checks, kind=attention_kind, seed=seed, device=device)
+        pngs = made_checks.pngs
         if len(pngs) < attention_checks:
             raise JobError(f"The data set gives only {len(pngs)} images for attention checks: ask for at most that "
                            f"many, not {attention_checks}.")
-        for png in pngs:
-            item = PoolItem(position=0)
+        for png, check_kind in zip(pngs, made_checks.kinds, strict=True):
+            item = PoolItem(position=0, check_kind=check_kind)
             item.attention_image.name = f"pool-items/{item.public_id}.png"
             check_png[item.attention_image.name] = png
             checks.append(item)
@@ -255,14 +259,24 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
     order = np.random.default_rng().permutation(len(staged)).tolist()
     staged = [staged[k] for k in order]
     files: list[str] = []
+    generated_pngs: list[bytes] = []
     for n_done, sample in enumerate(staged, 1):
-        _stage(staging, sample.image.name, cc.to_png_bytes(images.pop((sample.scheme, sample.index))))
+        png = cc.to_png_bytes(images.pop((sample.scheme, sample.index)))
+        _stage(staging, sample.image.name, png)
+        generated_pngs.append(png)
         files.append(sample.image.name)
         if n_done % 500 == 0:
             progress(0.7 + 0.25 * n_done / len(staged))
     for file_name, png in check_png.items():
         _stage(staging, file_name, png)
         files.append(file_name)
+    quality = None
+    if attention_checks:  # the gate: checks that cannot be spotted by look, from a model that has not collapsed
+        quality = _check_quality(made_checks, generated_pngs, job, drawn_q, seed)
+        quality.accepted = accept
+        problem = check_quality.refusal(quality, attention_kind)
+        if problem:
+            raise JobError(problem)
     progress(0.95)
 
     # 4. One transaction: the rows, then the files moved into place; on any failure the moved files go again.
@@ -289,7 +303,8 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
             Sample.objects.bulk_update(update, ["units", "noise_seed", "z", *MEASURED_FIELDS, "image"])
             samples = list(Sample.objects.filter(drawn_q, job=job))
             pool = SamplePool.objects.create(job=job, name=name or f"Pool of job {job.pk} (seed {seed})",
-                                             per_scheme=per_scheme, seed=seed, attention_kind=attention_kind)
+                                             per_scheme=per_scheme, seed=seed, attention_kind=attention_kind,
+                                             check_quality=quality.as_dict() if quality else {})
             entries: list[Sample | PoolItem] = [*samples, *checks]
             items = []
             for position, k in enumerate(rng.permutation(len(entries)).tolist()):
@@ -314,6 +329,25 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
             path.unlink(missing_ok=True)
         raise
     return pool
+
+
+def _check_quality(checks, generated_pngs: list[bytes], job: GenerationJob, drawn_q: Q,
+                   seed: int) -> check_quality.CheckQuality:
+    """The pool's check quality: its checks' statistics against those of its generated images (the ones made now,
+    and the ones whose files another pool wrote before), at most check_quality.MAX_GENERATED of them."""
+    rng = np.random.default_rng(seed)
+    made = [check_quality.png_statistics(p) for p in generated_pngs]
+    kept = list(Sample.objects.filter(drawn_q, job=job).exclude(image="").values_list("image", flat=True))
+    room = max(0, check_quality.MAX_GENERATED - len(made))
+    if len(kept) > room:
+        kept = [kept[k] for k in sorted(rng.choice(len(kept), room, replace=False).tolist())]
+    media = Path(settings.MEDIA_ROOT)
+    made += [check_quality.png_statistics((media / name).read_bytes()) for name in kept]
+    if len(made) > check_quality.MAX_GENERATED:
+        made = [made[k] for k in sorted(rng.choice(len(made), check_quality.MAX_GENERATED, replace=False).tolist())]
+    return check_quality.measure(np.array(checks.statistics).reshape(-1, len(check_quality.STATISTICS)),
+                                 checks.kinds, np.array(made).reshape(-1, len(check_quality.STATISTICS)),
+                                 spread=checks.spread, seed=seed)
 
 
 def _stage(staging: Path, name: str, data: bytes) -> None:

@@ -45,11 +45,13 @@ def test_it_caps_labels_per_image(primed, annotator):
     assert Label.objects.filter(campaign=primed).count() == 2 * n_items
 
 
-def test_it_gives_images_nearest_to_complete_first(primed, annotator, other_annotator):
+def test_it_gives_the_least_filled_images_first(primed, annotator, other_annotator):
     first = services.next_item(primed, annotator)
     services.submit_label(primed, annotator, first.public_id, "novel")
-    # The only image with a label is the one the next annotator gets, whatever their own order says.
-    assert services.next_item(primed, other_annotator) == first
+    # The next annotator gets an image nobody has labelled yet, in their own order, not the one just labelled.
+    second = services.next_item(primed, other_annotator)
+    assert second != first
+    assert CampaignItem.objects.get(campaign=primed, item=second).labels_count == 0
 
 
 def test_it_orders_images_differently_for_each_annotator(primed, annotator, other_annotator):

@@ -168,3 +168,76 @@ def test_it_marks_the_recorded_choice(live_server, training_folder):
         assert disabled_look[1] != "pointer" and enabled_look[1] == "pointer"
         # The mark is brief: it goes away on its own.
         expect(page.locator(".choice.saved")).to_have_count(0, timeout=5_000)
+
+
+PAUSE_S = 1.5  # the annotator's thinking time before each label, measured by the test itself
+
+
+def test_it_stores_the_servers_time_through_a_paused_tab_a_second_tab_and_an_undo(page, live_server, training_folder):
+    """The stored server intervals add up to the time the test itself saw each image on screen (within 10%),
+    though the tab sat in the background while a second tab showed the same image, and one label was undone."""
+    import time
+
+    from django.urls import reverse
+    from playwright.sync_api import expect
+
+    pool = make_pool(training_folder, per_scheme=2, attention_checks=0)
+    campaign = Campaign.objects.create(name="Timing", pool=pool, priming_count=4)
+    user = make_annotator("tim")
+    campaign.annotators.add(user)
+    Priming.objects.create(campaign=campaign, annotator=user)
+    n = pool.items.count()
+    url = reverse("annotation:label", args=[campaign.pk])
+    log_in(page, live_server.url, "tim", url)
+    progress = page.locator("#progress-text")
+    seen: dict[str, float] = {}  # image id -> seconds the test saw it on screen before labelling it
+
+    def on_screen(done: int, previous: str | None) -> tuple[str, float]:
+        """Wait (by progress, not by the clock) for the image after `done` labels; its id and when it showed."""
+        expect(progress).to_have_text(f"{done} / {n}")
+        page.wait_for_function("([prev]) => { const r = document.getElementById('labeler'); "
+                               "return r.dataset.item && r.dataset.item !== prev && "
+                               "document.getElementById('image').naturalWidth > 0; }", arg=[previous or ""])
+        return page.locator("#labeler").get_attribute("data-item"), time.monotonic()
+
+    def label(key: str, item: str, since: float) -> None:
+        time.sleep(PAUSE_S)
+        seen[item] = time.monotonic() - since
+        page.keyboard.press(key)
+
+    first, since = on_screen(0, None)
+    label("1", first, since)
+    # The tab goes to the background: a second tab opens the labeling page and shows the same image (one claim),
+    # then closes, and the annotator labels in the first tab.
+    second, since = on_screen(1, first)
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}{url}")
+    expect(other.locator("#labeler")).to_have_attribute("data-item", second)
+    time.sleep(PAUSE_S)
+    other.close()
+    page.bring_to_front()
+    label("2", second, since)
+    # A label, then an undo: the image comes back and its time starts again.
+    third, since = on_screen(2, second)
+    label("3", third, since)
+    expect(progress).to_have_text(f"3 / {n}")
+    page.keyboard.press("u")
+    expect(progress).to_have_text(f"2 / {n}")
+    expect(page.locator("#labeler")).to_have_attribute("data-item", third)
+    again = time.monotonic()
+    label("4", third, again)
+    fourth, since = on_screen(3, third)
+    label("1", fourth, since)
+    expect(progress).to_have_text(f"4 / {n}")
+
+    labels = {lab.item.public_id: lab for lab in Label.objects.filter(campaign=campaign).select_related("item")}
+    assert set(labels) == set(seen)
+    stored = sum(lab.server_time_ms for lab in labels.values())
+    wall = 1000 * sum(seen.values())
+    print(f"\nserver {stored} ms, seen by the test {wall:.0f} ms, ratio {stored / wall:.3f}")
+    assert 0.9 <= stored / wall <= 1.1
+    assert labels[third].value == "inconclusive" and labels[third].handed_at > labels[second].created_at
+    assert sorted(lab.position for lab in labels.values()) == [1, 2, 3, 4]
+    for lab in labels.values():
+        assert lab.handed_at < lab.created_at
+        assert lab.time_spent_ms is not None and lab.server_time_ms >= 1000 * PAUSE_S

@@ -301,7 +301,7 @@ def test_the_researcher_sees_participants_and_downloads_them(study, researcher):
     assert len(rows) == 1
     row = rows[0]
     assert row["participant_id"] == "5f1a2b3c4d5e6f7a8b9c0d1e" and row["study_id"] == "study1"
-    assert row["labels"] == "5" and row["outcome"] == "completed" and row["completion_code"] == study.code_completed
+    assert row["labels_with_checks"] == "5" and row["outcome"] == "completed" and row["completion_code"] == study.code_completed
     assert row["excluded"] == "false" and float(row["median_time_ms"]) >= 0
     # The admin shows the link to copy, and the dashboard a line on the participants.
     change = rita.get(reverse("admin:annotation_campaign_change", args=[study.campaign.pk])).content.decode()
@@ -378,3 +378,34 @@ def test_a_campaign_closed_mid_way_sends_participants_to_their_code(study):
     Campaign.objects.filter(pk=campaign.pk).update(is_open=False)
     page = client.get(reverse("annotation:label", args=[campaign.pk]), follow=True)
     assert study.code_completed in page.content.decode()  # they did the work that was offered
+
+
+def test_participants_join_their_labels_by_pseudonym_and_every_count_says_what_it_counts(study, researcher):
+    campaign = study.campaign
+    client = browser()
+    enrol(client, study)
+    label_all(client, campaign)
+    client.get(reverse("annotation:study_finish", args=[study.link_id]))
+    rita = Client()
+    rita.force_login(researcher)
+
+    def download(kind: str) -> list[dict]:
+        answer = rita.get(reverse("evaluation:download", args=[campaign.pk, kind]))
+        return list(csv.DictReader(io.StringIO(answer.content.decode())))
+
+    participant, = download("participants")
+    labels, annotators = download("labels"), download("annotators")
+    annotator, = annotators
+    assert participant["annotator"] == annotator["annotator"] == labels[0]["annotator"]
+    assert {r["annotator"] for r in labels} == {participant["annotator"]}
+    # The same participant, the same counts, each named for whether it holds the attention checks.
+    checks = int(participant["attention_seen"])
+    assert int(participant["labels_with_checks"]) == int(annotator["labels_with_checks"]) == len(labels) == 5
+    assert int(participant["labels_without_checks"]) == int(annotator["labels_without_checks"]) == 5 - checks
+    for row in (participant, annotator):
+        assert "fast_labels" in row and "labels" not in row
+    # The report leads to the participants page, whose table says what its label count holds.
+    report = rita.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
+    assert reverse("evaluation:participants", args=[campaign.pk]) in report
+    page = rita.get(reverse("evaluation:participants", args=[campaign.pk])).content.decode()
+    assert "attention checks included" in page and participant["annotator"] in page

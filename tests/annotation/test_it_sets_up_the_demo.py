@@ -16,7 +16,7 @@ def test_it_sets_up_the_demo_once(tmp_path):
     folder = make_training_folder(tmp_path, n=40)
     args = ["--dataset", "folder", "--folder", str(folder), "--limit", "40", "--epochs", "1", "--batch-size", "16",
             "--samples", "8",
-            "--per-scheme", "3", "--attention-checks", "1", "--annotators", "3", "--password", "demo pass 123"]
+            "--per-scheme", "3", "--attention-checks", "1", "--accept-spottable-checks", "--annotators", "3", "--password", "demo pass 123"]
     out = io.StringIO()
     call_command("demo", *args, stdout=out)
     assert "demo1..demo3 / demo pass 123" in out.getvalue()

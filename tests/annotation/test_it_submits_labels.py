@@ -149,3 +149,69 @@ def test_it_labels_and_gives_the_next_image_in_one_call(primed, annotator, clien
     # The image handed out is now this annotator's claim: labelling it works without another /next/.
     assert submit(client, primed, {"item": body["item"]["id"], "value": "novel"}).status_code == 201
     assert Label.objects.filter(annotator=annotator).count() == 2
+
+
+def _report_rows(campaign, kind: str) -> list[dict]:
+    import csv
+    import io
+
+    from evaluation import csv_export
+    from evaluation.reports import build_report
+
+    text = csv_export.render(csv_export.KINDS[kind](build_report(campaign, inference=False)))
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_it_measures_the_time_itself_and_shows_researchers_the_smaller(primed, annotator, client_for):
+    """A browser that says it spent an hour on an image it held for a moment: the server's interval is stored beside
+    it, and researchers are shown the smaller of the two."""
+    import time
+
+    from evaluation.reports import build_report
+
+    client = client_for(annotator)
+    started = time.monotonic()
+    item = next_id(client, primed)
+    time.sleep(0.3)  # the pause the stored interval must contain
+    assert submit(client, primed, {"item": item, "value": "novel", "time_spent_ms": 3_600_000}).status_code == 201
+    wall_ms = (time.monotonic() - started) * 1000
+    label = Label.objects.get()
+    assert label.time_spent_ms == 3_600_000  # what the browser said, kept as it came
+    assert 300 <= label.server_time_ms <= wall_ms
+    assert label.handed_at < label.created_at
+    shown = build_report(primed, inference=False).annotators[0].median_time_ms
+    assert shown == label.server_time_ms
+    row = _report_rows(primed, "labels")[0]
+    assert int(row["server_time_ms"]) == label.server_time_ms and int(row["time_spent_ms"]) == 3_600_000
+
+
+def test_it_records_each_labels_position_in_the_annotators_sequence(primed, annotator, client_for):
+    """1, 2, 3 ... per annotator; an undone label's image keeps its place when labelled again."""
+    from annotation import services
+    from evaluation.reports import build_report
+
+    client = client_for(annotator)
+    for _ in range(3):
+        assert submit(client, primed, {"item": next_id(client, primed), "value": "novel"}).status_code == 201
+    services.undo_last(primed, annotator)
+    assert submit(client, primed, {"item": next_id(client, primed), "value": "creative"}).status_code == 201
+    assert submit(client, primed, {"item": next_id(client, primed), "value": "novel"}).status_code == 201
+    positions = sorted(Label.objects.filter(annotator=annotator).values_list("position", flat=True))
+    assert positions == [1, 2, 3, 4]
+    rows = _report_rows(primed, "labels")
+    assert sorted(int(r["position"]) for r in rows) == [1, 2, 3, 4]
+    bands = build_report(primed, inference=False).position_bands
+    assert sum(b.n for b in bands) == Label.objects.filter(item__sample__isnull=False).count()
+    assert all(b.l1_rate is None or 0 <= b.l1_rate <= 1 for b in bands)
+
+
+def test_it_flags_labels_faster_than_the_floor(primed, annotator, client_for, settings):
+    client = client_for(annotator)
+    for _ in range(2):
+        assert submit(client, primed, {"item": next_id(client, primed), "value": "novel",
+                                       "time_spent_ms": 50}).status_code == 201
+    settings.ANNOTATION_SPEEDER_FLOOR_MS = 60_000  # everything here came faster than a minute
+    row = _report_rows(primed, "annotators")[0]
+    assert int(row["fast_labels"]) == 2 and float(row["fast_share"]) == 1.0
+    settings.ANNOTATION_SPEEDER_FLOOR_MS = 0
+    assert int(_report_rows(primed, "annotators")[0]["fast_labels"]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 import threading
 from collections import Counter
 
@@ -89,3 +90,75 @@ def test_it_survives_concurrent_annotators(tmp_path, monkeypatch, candidates):
         assert slot.labels_count == per_item[slot.item.public_id]
         assert slot.claims_count == 0
     assert not Claim.objects.filter(campaign=campaign).exists()
+
+
+N_ORDER_ANNOTATORS = 16
+
+
+def median_order_rho(orders: dict[int, list[str]]) -> float:
+    """The median, over pairs of annotators, of Spearman's rho between their orders on the images both labelled."""
+    from itertools import combinations
+
+    from scipy.stats import spearmanr
+
+    rhos = []
+    for a, b in combinations(orders.values(), 2):
+        common = set(a) & set(b)
+        if len(common) < 5:
+            continue
+        rank_a = [i for i, pid in enumerate(a) if pid in common]
+        place_b = {pid: i for i, pid in enumerate(b)}
+        rank_b = [place_b[pid] for pid in a if pid in common]
+        rhos.append(spearmanr(rank_a, rank_b).statistic)
+    return statistics.median(rhos)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_each_annotator_their_own_order_while_images_fill(tmp_path):
+    """16 annotators at once: each one's order is their own (median inter-annotator rho <= 0.2), and still no image
+    gets more than its votes and nobody sees an image twice."""
+    from annotation.models import Campaign
+
+    pool = make_pool(make_training_folder(tmp_path, n=4), per_scheme=15, attention_checks=4)
+    campaign = Campaign.objects.create(name="orders", pool=pool)
+    users = [make_annotator(f"o{i:02d}") for i in range(N_ORDER_ANNOTATORS)]
+    campaign.annotators.add(*users)
+    Priming.objects.bulk_create([Priming(campaign=campaign, annotator=u) for u in users])
+    services.ensure_slots(campaign)
+    orders: dict[int, list[str]] = {u.pk: [] for u in users}
+    errors: list[BaseException] = []
+    start = threading.Barrier(N_ORDER_ANNOTATORS)
+
+    def work(user) -> None:
+        try:
+            start.wait()
+            while True:
+                try:
+                    item = services.next_item(campaign, user)
+                except services.Busy:
+                    continue
+                if item is None:
+                    break
+                services.submit_label(campaign, user, item.public_id, "novel")
+                orders[user.pk].append(item.public_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors[:3]
+    labels = list(Label.objects.filter(campaign=campaign).values_list("annotator_id", "item__public_id"))
+    per_item = Counter(public_id for _, public_id in labels)
+    over = sum(max(0, n - campaign.annotators_per_image) for n in per_item.values())
+    repeats = len(labels) - len(set(labels))
+    rho = median_order_rho(orders)
+    print(f"\n{N_ORDER_ANNOTATORS} annotators, {pool.items.count()} images: median inter-annotator rho {rho:.3f}, "
+          f"over-assignments {over}, repeats {repeats}")
+    assert over == 0 and repeats == 0
+    assert set(per_item.values()) == {campaign.annotators_per_image} and len(per_item) == pool.items.count()
+    assert rho <= 0.2

@@ -140,10 +140,10 @@ def test_it_round_trips_the_annotators(setup):
     rows = {r["annotator"]: r for r in download(client, campaign, "annotators")}
     report = build_report(campaign)
     assert set(rows) == {pseudonym(campaign.pk, u.pk) for u in raters}
-    assert sum(int(r["labels"]) for r in rows.values()) == 9 * 4 + 5  # attention checks not counted
+    assert sum(int(r["labels_without_checks"]) for r in rows.values()) == 9 * 4 + 5  # attention checks not counted
     for a in report.annotators:
         row = rows[a.pseudonym]
-        assert int(row["labels"]) == a.n_labels
+        assert int(row["labels_without_checks"]) == a.n_labels
         assert float(row["median_time_ms"]) == 1000
         assert (int(row["agree"]), int(row["on_consensus"])) == (a.n_agree, a.n_on_consensus)
         assert float(row["agreement"]) == a.agreement

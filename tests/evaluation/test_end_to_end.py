@@ -52,7 +52,7 @@ def pool_from_services() -> SamplePool | None:
     job = GenerationJob.objects.create(trained_model=model, **fields)
     services.run_job(job.pk)
     job = GenerationJob.objects.get(pk=job.pk)
-    return services.build_pool(job, per_scheme=POOL_PER_SCHEME, seed=0, attention_checks=4)
+    return services.build_pool(job, per_scheme=POOL_PER_SCHEME, seed=0, attention_checks=4, accept_spottable_checks=True)
 
 
 def pool_from_rows() -> SamplePool:

@@ -71,4 +71,4 @@ def test_it_uses_the_same_number_of_queries_for_any_size(client, researcher):
 
 
 def test_it_gives_an_overview(page):
-    assert re.search(r'id="overview">45 labels from 9 annotators on 5 images; the campaign is open', page)
+    assert re.search(r'id="overview">45 labels \(attention checks included\) from 9 annotators on 5 images; the campaign is open', page)

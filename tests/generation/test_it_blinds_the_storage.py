@@ -31,7 +31,7 @@ def pool(ready_model):
     services.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
-    return services.build_pool(job, per_scheme=10, seed=5, attention_checks=3)
+    return services.build_pool(job, per_scheme=10, seed=5, attention_checks=3, accept_spottable_checks=True)
 
 
 def test_it_writes_pngs_without_metadata(pool):

@@ -18,7 +18,7 @@ def finished_job(ready_model) -> GenerationJob:
 
 
 def test_it_draws_per_scheme_samples_with_their_provenance(finished_job):
-    pool = services.build_pool(finished_job, per_scheme=6, seed=3, attention_checks=2)
+    pool = services.build_pool(finished_job, per_scheme=6, seed=3, attention_checks=2, accept_spottable_checks=True)
     items = list(pool.items.select_related("sample"))
     assert len(items) == 4 * 6 + 2
     assert sorted(i.position for i in items) == list(range(26))

@@ -47,7 +47,7 @@ def assert_nothing_kept(job: GenerationJob, before: set[str]) -> None:
 def test_a_cancel_during_the_build_keeps_nothing(ready_model, monkeypatch):
     job = finished(ready_model)
     before = media_files()
-    build = services.launch_pool_build(job, per_scheme=5, attention_checks=2, seed=3)
+    build = services.launch_pool_build(job, per_scheme=5, attention_checks=2, seed=3, accept_spottable_checks=True)
     staged: list[int] = []
     real_beat = pools.beat
 
@@ -112,7 +112,7 @@ def test_the_sweep_fails_a_dead_build_and_removes_its_staging_folder(ready_model
 @pytest.mark.django_db
 def test_a_synchronous_build_leaves_no_staging_folder(ready_model):
     job = finished(ready_model)
-    pool = services.build_pool(job, per_scheme=3, attention_checks=1)
+    pool = services.build_pool(job, per_scheme=3, attention_checks=1, accept_spottable_checks=True)
     assert pool.items.count() == 13
     assert all(item.image_file.storage.exists(item.image_file.name) for item in pool.items.all())
     assert not any(p.name.startswith("sync-") for p in pools.staging_root().iterdir())
@@ -130,7 +130,7 @@ def wait_for(row, until, stall: float = 180):
 def test_a_worker_of_the_default_queue_builds_the_pool(start_worker, ready_model):
     start_worker(queues="default", name="pools")  # no gpu queue: the build must be routed to "default"
     job = finished(ready_model)
-    build = services.launch_pool_build(job, per_scheme=4, attention_checks=2, seed=5, name="by the worker")
+    build = services.launch_pool_build(job, per_scheme=4, attention_checks=2, seed=5, name="by the worker", accept_spottable_checks=True)
     build = wait_for(build, lambda b: not b.is_active)
     assert build.status == JobStatus.SUCCEEDED, build.error
     assert build.progress == 1.0 and build.device and build.finished_at

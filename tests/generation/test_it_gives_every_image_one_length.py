@@ -61,7 +61,8 @@ def everything_an_annotator_receives(pool, annotator) -> tuple[list[bytes], list
 
 @pytest.mark.parametrize("kind", [AttentionKind.RAW, AttentionKind.RECONSTRUCTION, AttentionKind.BOTH])
 def test_it_gives_every_image_of_a_pool_one_length(finished_job, annotator, kind):
-    pool = services.build_pool(finished_job, per_scheme=10, seed=2, attention_checks=8, attention_kind=kind)
+    pool = services.build_pool(finished_job, per_scheme=10, seed=2, attention_checks=8, attention_kind=kind,
+                               accept_spottable_checks=True)
     stored = []
     for item in pool.items.select_related("sample"):
         with item.image_file.open("rb") as fh:

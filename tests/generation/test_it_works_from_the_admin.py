@@ -183,7 +183,8 @@ def test_it_builds_a_pool_from_the_job_page(rita, ready_model, django_capture_on
     redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(key)
     with django_capture_on_commit_callbacks(execute=True):
         response = rita.post(reverse("admin:generation_generationjob_pool", args=[job.pk]),
-                             {"per_scheme": 3, "attention_checks": 1, "seed": 0, "name": "first"})
+                             {"per_scheme": 3, "attention_checks": 1, "seed": 0, "name": "first",
+                              "accept_spottable_checks": "on"})
     build = PoolBuild.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:generation_poolbuild_change", args=[build.pk])
@@ -205,3 +206,14 @@ def test_it_builds_a_pool_from_the_job_page(rita, ready_model, django_capture_on
                          {"per_scheme": 13, "attention_checks": 0, "seed": 0})
     assert too_many.status_code == 200 and "12" in too_many.content.decode()
     assert PoolBuild.objects.count() == 1
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_the_job_form_takes_the_pool_forms_seed_rule(rita, ready_model, seed):
+    response = rita.post(reverse("admin:generation_generationjob_add"), job_form(ready_model, seed=seed))
+    assert response.status_code == 200
+    assert "seed" in response.content.decode().lower()
+    assert not GenerationJob.objects.exists()
+    model = rita.post(reverse("admin:generation_trainedmodel_add"), {
+        "name": "m", "dataset": "mnist", "architecture": "mlp", "epochs": 1, "seed": seed, "train_limit": 100})
+    assert model.status_code == 200 and not TrainedModel.objects.exclude(pk=ready_model.pk).exists()

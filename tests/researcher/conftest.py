@@ -31,7 +31,8 @@ def run_job(model: TrainedModel, n: int = 6) -> GenerationJob:
 
 
 def build_pool(job: GenerationJob, per_scheme: int = 2, attention_checks: int = 1) -> SamplePool:
-    return services.build_pool(job, per_scheme=per_scheme, seed=0, name="pool", attention_checks=attention_checks)
+    return services.build_pool(job, per_scheme=per_scheme, seed=0, name="pool", attention_checks=attention_checks,
+                               accept_spottable_checks=True)
 
 
 def label(campaign: Campaign, annotators, count: int, value: str = "creative") -> int:

@@ -41,6 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--attention-checks", type=int, default=5)
         parser.add_argument("--attention-kind", default=AttentionKind.RECONSTRUCTION,
                             choices=[k.value for k in AttentionKind], help="what the attention checks show")
+        parser.add_argument("--accept-spottable-checks", action="store_true",
+                            help="build the pool even if its attention checks can be told from its images by look "
+                                 "(e.g. a model trained too briefly to reconstruct)")
         parser.add_argument("--optimise-dr", action="store_true", help="also compute the optimised D_r (slower)")
         parser.add_argument("--annotators", type=int, default=9, help="demo annotator accounts demo1..N")
         parser.add_argument("--password", default="", help="for the demo accounts (default: $DEMO_PASSWORD, else $ANNOTATOR_PASSWORD, else generated for new ones)")
@@ -112,7 +115,8 @@ class Command(BaseCommand):
 
         self.stdout.write(f"building a pool of {opts['per_scheme']} images per scheme...")
         return services.build_pool(job, per_scheme=opts["per_scheme"], seed=0, name=DEMO_POOL,
-                                   attention_checks=opts["attention_checks"], attention_kind=opts["attention_kind"])
+                                   attention_checks=opts["attention_checks"], attention_kind=opts["attention_kind"],
+                                   accept_spottable_checks=opts["accept_spottable_checks"])
 
     def restart(self, row: TrainedModel | GenerationJob) -> None:
         """A failed or interrupted earlier run starts again from the queue."""
