@@ -708,9 +708,8 @@ def dawid_skene(
     (1e-5), else after `max_iter` (100) iterations, which is reported as not converged. Only the labels given
     take part (a label nobody gave has posterior 0). The tests compare it with crowd-kit itself.
 
-    `prior` (right, wrong): Dirichlet pseudo-votes added to every annotator's confusion counts at each M-step (the
-    maximum a posteriori EM; `ds_prior`), as crowd-kit's `initial_error_strategy="addition"` with that matrix for
-    every annotator: a cell without evidence then keeps its prior share instead of 1e-10.
+    `prior` (right, wrong): Dirichlet pseudo-votes (`ds_prior`) added to every annotator's confusion counts at each
+    M-step (maximum a posteriori EM): a cell without evidence keeps its prior share instead of 1e-10.
     """
     items = np.asarray(items, dtype=np.int64)
     annotators = np.asarray(annotators, dtype=np.int64)
@@ -733,10 +732,9 @@ def dawid_skene(
     by_task = sparse.csr_matrix((ones, (t, np.arange(m))), shape=(n_tasks, m))
     pair = annotators * c + given
     by_pair = sparse.csr_matrix((ones, (pair, np.arange(m))), shape=(n_annotators * c, m))
-    present = np.bincount(pair, minlength=n_annotators * c).reshape(n_annotators, c) > 0
+    # The labels each annotator gave (with a prior: every label, which the pseudo-votes give them all).
+    present = (np.bincount(pair, minlength=n_annotators * c).reshape(n_annotators, c) > 0) | (prior is not None)
     pseudo = np.zeros((c, c)) if prior is None else ds_prior(c, *prior)
-    if prior is not None:
-        present[:] = True  # the prior gives every annotator every row (given label)
 
     def m_step(post: np.ndarray) -> np.ndarray:
         """errors[a, given, true]: counts (plus the prior) clipped at EPS where the annotator gave that label (with a
@@ -770,14 +768,21 @@ def dawid_skene(
                 bound = new_bound
                 break
             bound = new_bound
-    full_post = np.zeros((n_items, N_LABELS))
+    return _on_every_label(post, priors, errors, has, used, (iterations, converged, bound))
+
+
+def _on_every_label(post: np.ndarray, priors: np.ndarray, errors: np.ndarray, has: np.ndarray, used: np.ndarray,
+                    fit: tuple[int, bool, float]) -> DawidSkene:
+    """A fit over the labelled images and the labels given, spread back over every image and all four labels."""
+    n_annotators = len(errors)
+    full_post = np.zeros((len(has), N_LABELS))
     full_post[np.ix_(has, used)] = post
     full_priors = np.zeros(N_LABELS)
     full_priors[used] = priors
     confusion = np.zeros((n_annotators, N_LABELS, N_LABELS))
     confusion[np.ix_(np.arange(n_annotators), used, used)] = errors.transpose(0, 2, 1)
     out = np.where(has, full_post.argmax(axis=1), NO_CONSENSUS)
-    return DawidSkene(full_post, out.astype(np.int64), full_priors, confusion, iterations, converged, bound)
+    return DawidSkene(full_post, out.astype(np.int64), full_priors, confusion, *fit)
 
 
 def leave_one_out_agreement(
