@@ -64,8 +64,10 @@ def gunicorn_proxy(tmp_path):
 
 def normal_request_while_slow_clients_wait(port: int) -> tuple[int, float, int]:
     """(status of a normal page, seconds it took, slow connections still held when it answered) with
-    SLOW_CLIENTS connections each holding 20 of the 1000 bytes of a form body they announced."""
-    slow = [open_slow_body(port) for _ in range(SLOW_CLIENTS)]
+    SLOW_CLIENTS connections each holding 20 of the 1000 bytes of a body they announced: half a form (the login
+    page), half a label (the API)."""
+    slow = [open_slow_body(port, "/accounts/login/" if i % 2 else "/api/campaigns/1/labels/")
+            for i in range(SLOW_CLIENTS)]
     try:
         started = time.monotonic()
         # Generous: on a busy machine a page can take seconds; a stalled one never comes.
