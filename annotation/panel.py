@@ -14,7 +14,6 @@ Where the rules live:
 
 from __future__ import annotations
 
-import functools
 import hmac
 import re
 import secrets
@@ -139,18 +138,12 @@ def note_if_full(link: StudyLink) -> bool:
     return full
 
 
-@functools.cache
-def _annotators_group_id() -> int:
-    """Per process: the group's row is made once and never renamed (config/roles.py names it)."""
-    return Group.objects.get_or_create(name=ANNOTATORS)[0].pk
-
-
 def _new_account(campaign: Campaign) -> User:
     """A pseudonymous annotator: a random name, no password (the link is the only way in), no e-mail."""
     user = User(username=f"panel-{campaign.pk}-{secrets.token_hex(6)}", last_login=timezone.now())
     user.set_unusable_password()
     user.save()
-    user.groups.add(_annotators_group_id())
+    user.groups.add(Group.objects.get_or_create(name=ANNOTATORS)[0])
     campaign.annotators.add(user)
     return user
 
@@ -176,7 +169,10 @@ def enrol(link: StudyLink, ids: PanelIds, existing: Participant | None) -> Parti
             participant.save(force_insert=True)
         return participant
     except IntegrityError:
-        return Participant.objects.get(campaign=campaign, participant_id=ids.participant)
+        winner = Participant.objects.filter(campaign=campaign, participant_id=ids.participant).first()
+        if winner is None:  # not the participant's unique constraint: a real error
+            raise
+        return winner
 
 
 def _insert(obj, skip: tuple[str, ...] = ()) -> tuple[str, list[str], list]:
@@ -194,16 +190,20 @@ def _create_in_one_statement(participant: Participant) -> Participant:
     user.set_unusable_password()
     u_table, u_cols, u_values = _insert(user)
     p_table, p_cols, p_values = _insert(participant, skip=("user_id",))
+    group = Group._meta.db_table
     sql = (
         f"WITH u AS (INSERT INTO {u_table} ({', '.join(u_cols)}) VALUES ({', '.join(['%s'] * len(u_cols))}) "
         f"RETURNING id), "
-        f"g AS (INSERT INTO {User.groups.through._meta.db_table} (user_id, group_id) SELECT id, %s FROM u), "
+        # The annotators' group, made if missing (a row this statement inserts is seen only through RETURNING).
+        f"ng AS (INSERT INTO {group} (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id), "
+        f"g AS (INSERT INTO {User.groups.through._meta.db_table} (user_id, group_id) SELECT u.id, "
+        f"COALESCE((SELECT id FROM ng), (SELECT id FROM {group} WHERE name = %s)) FROM u), "
         f"a AS (INSERT INTO {Campaign.annotators.through._meta.db_table} (campaign_id, user_id) SELECT %s, id FROM u) "
         f"INSERT INTO {p_table} ({', '.join(p_cols)}, user_id) "
         f"VALUES ({', '.join(['%s'] * len(p_cols))}, (SELECT id FROM u)) RETURNING id, user_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*u_values, _annotators_group_id(), participant.campaign_id, *p_values])
+        cursor.execute(sql, [*u_values, ANNOTATORS, ANNOTATORS, participant.campaign_id, *p_values])
         participant.pk, user.pk = cursor.fetchone()
     participant._state.adding = user._state.adding = False
     participant.user = user

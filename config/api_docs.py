@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.views import redirect_to_login
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -27,9 +27,11 @@ def closed_request_bodies(result: dict, generator, request, public) -> dict:
     return result
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
     """The documentation page, for a logged-in session or a token (DRF's authentication, as the API). A person's
-    browser without a session goes to the login page; any other client gets the API's JSON refusal."""
+    browser without a session goes to the login page; any other client gets the API's JSON refusal. Its script
+    comes from a second request to the same address (?script), as the content security policy allows no inline
+    script."""
 
     def permission_denied(self, request, message=None, code=None):
         accepts_html = "text/html" in request.META.get("HTTP_ACCEPT", "")

@@ -25,7 +25,7 @@ def page():
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        page = browser.new_page(bypass_csp=True)  # wait_for_function evaluates with eval, which the policy forbids
         page.set_default_timeout(15_000)
         yield page
         browser.close()

@@ -29,7 +29,7 @@ def chromium():
 
 
 def new_page(chromium):
-    context = chromium.new_context()
+    context = chromium.new_context(bypass_csp=True)  # wait_for_function evaluates with eval: the policy forbids it
     page = context.new_page()
     page.set_default_timeout(15_000)
     # Prolific itself is not reachable from a test: answer its completion page here and note the visit.

@@ -182,6 +182,8 @@ def test_the_schema_forbids_nul_in_the_strings_the_edge_refuses(holding):
     for name, component in components.items():
         if not name.endswith("Request"):
             continue
+        # No undocumented field either, where any string could hide.
+        assert component.get("additionalProperties") is False, name
         for field, spec in component.get("properties", {}).items():
             if spec.get("type") == "string" and "enum" not in spec:
                 assert "pattern" in spec and not re.search(spec["pattern"], "a\x00b"), (name, field, spec)
