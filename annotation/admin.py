@@ -216,8 +216,9 @@ class LabelAdmin(ResearchersOnlyAdmin):
 class ParticipantAdmin(ResearchersOnlyAdmin):
     """Panel participants: made by the study link, never by hand; the researcher may only exclude one."""
 
-    list_display = ["participant_id", "campaign", "study_id", "started_at", "finished_at", "outcome", "code_given",
-                    "excluded", "exclusion_reason", "exclusion_record"]
+    # The exclusion controls first: the list is wider than a laptop's admin pane.
+    list_display = ["participant_id", "excluded", "exclusion_reason", "exclusion_record", "outcome", "campaign",
+                    "study_id", "started_at", "finished_at", "code_given"]
     list_editable = ["excluded", "exclusion_reason"]
     list_filter = ["campaign", "outcome", "excluded"]
     search_fields = ["participant_id", "study_id", "session_id"]

@@ -392,6 +392,8 @@ class Report:
             ("consensus rule", f"a label with at least {s.threshold} of the image's votes"),
             ("tie policy", f"{s.tie_policy}: {s.tie_policy_text}"),
             ("inconclusive", f"{s.inconclusive}: {s.get_inconclusive_display()}; images without a consensus are counted apart"),
+            ("primary hypothesis", hypothesis.statement(s)
+             + (f" Snapshot SHA-256 {self.snapshot.sha256}." if self.snapshot else "")),
             ("primary analysis", self.registration()),
             ("fractions", "normalised over the images that have a consensus; the share without one is shown beside"),
             ("intervals", f"{s.confidence:.0%}, images and annotators crossed: the variance of each figure's "

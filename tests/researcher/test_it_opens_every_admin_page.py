@@ -20,8 +20,8 @@ from rest_framework.authtoken.models import Token
 from annotation.models import Participant, StudyLink
 from config.admin import FreezingAdmin
 from config.tasks import record_probe
-from evaluation.models import ReportSettings
 from generation import services
+from tests.evaluation.builders import set_report_settings
 from tests.factories import PASSWORD, make_researcher
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +32,9 @@ def study(labelled_campaign, raters):
     """One real row of every registered model."""
     record_probe("admin walk")  # what a worker writes when probed
     Token.objects.create(user=raters[0])
-    # Registered when the campaign opened (a row per open campaign); this one with its own threshold.
-    ReportSettings.objects.update_or_create(campaign=labelled_campaign, defaults={"threshold": 2})
+    # Registered when the campaign opened (a row per open campaign); this one with its own threshold, as if it had
+    # been set before the first label (a registered value cannot change once labels exist).
+    set_report_settings(labelled_campaign, threshold=2)
     StudyLink.objects.create(campaign=labelled_campaign)
     Participant.objects.create(campaign=labelled_campaign, participant_id="PANEL1", outcome="no_work")
     # A pool built the way the admin builds one: a PoolBuild row, run as its task runs it.

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from annotation.models import Campaign, Label
+from annotation.models import Campaign, Label, Participant
 from evaluation.models import Registration
 from tests.evaluation.builders import LABELS, build_campaign, make_annotators
 from tests.evaluation.test_report_in_a_browser import CHROMIUM_ARGS, TASTES, shot
@@ -108,3 +108,30 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
             page.locator("#hypothesis").screenshot(path=os.path.join(os.environ["REPORT_SHOTS"],
                                                                      f"hypothesis-{name}.png"))
         page.close()
+
+    # After reading the report the researcher excludes a panel participant by hand, with a reason: the report then
+    # says it came after the report was first opened, and shows the analysis without it beside.
+    participant = Participant.objects.create(campaign=campaign, participant_id="PANEL-7", user=raters[7])
+    page = log_in(browser, live_server, {"width": 1280, "height": 800},
+                  f"/admin/annotation/participant/?campaign__id__exact={campaign.pk}")
+    page.wait_for_selector("#result_list")
+    page.check("input[name=form-0-excluded]")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".errorlist")  # no reason: refused, and said why
+    assert "Say why" in page.locator(".errorlist").first.inner_text()
+    page.fill("input[name=form-0-exclusion_reason]", "rejected on the panel: answers in 1 s")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist")
+    shot(page, "participants-admin-desktop")
+    participant.refresh_from_db()
+    assert participant.excluded and participant.excluded_by.username == "rita"
+    page.goto(f"{live_server.url}/reports/{campaign.pk}/")
+    page.wait_for_selector("#manual-exclusions")
+    assert "after the report was first opened" in page.locator("#manual-exclusions").inner_text()
+    assert page.locator("#sensitivity-table td:text-is('rule only')").count() == 1
+    if os.environ.get("REPORT_SHOTS"):
+        page.locator("#hypothesis").screenshot(path=os.path.join(os.environ["REPORT_SHOTS"],
+                                                                 "hypothesis-with-exclusion-desktop.png"))
+        page.locator("#sensitivity").screenshot(path=os.path.join(os.environ["REPORT_SHOTS"],
+                                                                  "sensitivity-with-exclusion-desktop.png"))
+    page.close()
