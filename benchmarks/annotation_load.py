@@ -433,8 +433,10 @@ def fill_report(campaign_id: int) -> None:
             waits.append((at - first[item]).total_seconds())
     n_items = campaign.campaign_items.count()
     share = [k / len(rows) for k in done_at]
-    print(f"  fill: {len(done_at)} of {n_items} images got their {need} votes in {len(rows)} labels; "
-          f"{len(count)} images started")
+    votes = sorted(count.get(pk, 0) for pk in campaign.campaign_items.values_list("item_id", flat=True))
+    print(f"  fill: {len(done_at)} of {n_items} images got their {need} votes in {len(rows)} labels "
+          f"({len(rows) / (need * n_items):.0%} of the pool's votes); votes per image {votes[0]}-{votes[-1]} "
+          f"(median {statistics.median(votes):g})")
     if done_at:
         print(f"    an image complete after {share[0]:.0%} (first), {statistics.median(share):.0%} (median), "
               f"{share[-1]:.0%} (last) of the run's labels; first to last vote of an image: median "

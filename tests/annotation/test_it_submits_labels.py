@@ -215,3 +215,21 @@ def test_it_flags_labels_faster_than_the_floor(primed, annotator, client_for, se
     assert int(row["fast_labels"]) == 2 and float(row["fast_share"]) == 1.0
     settings.ANNOTATION_SPEEDER_FLOOR_MS = 0
     assert int(_report_rows(primed, "annotators")[0]["fast_labels"]) == 0
+
+
+def test_a_break_longer_than_the_claim_starts_the_images_time_again(primed, annotator, client_for):
+    """Back from a break the claim has expired: the image is handed out anew, and its time counts from then."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.models import Claim
+
+    client = client_for(annotator)
+    item = next_id(client, primed)
+    Claim.objects.update(claimed_at=timezone.now() - timedelta(seconds=primed.claim_timeout_seconds + 3600))
+    again = next_id(client, primed)
+    assert submit(client, primed, {"item": again, "value": "novel", "time_spent_ms": 3_700_000}).status_code == 201
+    label = Label.objects.get()
+    assert label.server_time_ms < 60_000 and timezone.now() - label.handed_at < timedelta(minutes=1)
+    assert item  # the image before the break may come back; its hour away does not count
