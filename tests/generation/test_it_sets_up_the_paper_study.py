@@ -21,7 +21,9 @@ def _run(**opts) -> str:
 
 
 def test_it_sets_up_the_protocol_and_a_study_link(ready_model):
-    printed = _run(model=str(ready_model.pk), per_scheme=4, samples=12, attention_checks=2, quota=10)
+    # the tiny test model's images are blobs that any check stands out from: accepted here, as a researcher may
+    printed = _run(model=str(ready_model.pk), per_scheme=4, samples=12, attention_checks=2, quota=10,
+                   attention_kind="raw", accept_spottable_checks=True)
     campaign = Campaign.objects.get(name=f"Paper study: {ready_model.name}")
     assert campaign.annotators_per_image == 9 and campaign.report_threshold() == 3
     schemes = sorted(PoolItem.objects.filter(pool=campaign.pool, sample__isnull=False)
@@ -37,10 +39,17 @@ def test_it_sets_up_the_protocol_and_a_study_link(ready_model):
     settings, _ = ReportSettings.objects.get_or_create(campaign=campaign)
     assert settings.threshold == 3
     # a second run reuses everything
-    _run(model=ready_model.name, per_scheme=4, samples=12, attention_checks=2, quota=10)
+    _run(model=ready_model.name, per_scheme=4, samples=12, attention_checks=2, quota=10, attention_kind="raw",
+         accept_spottable_checks=True)
     assert Campaign.objects.filter(name=campaign.name).count() == 1 and StudyLink.objects.count() == 1
 
 
 def test_it_refuses_a_model_that_does_not_exist(db):
     with pytest.raises(CommandError, match="no trained model '12345'"):
         _run(model="12345")
+
+
+def test_it_refuses_checks_a_collapsed_model_would_give_away(ready_model):
+    with pytest.raises(CommandError, match="reconstructions have collapsed"):
+        _run(model=str(ready_model.pk), per_scheme=4, samples=12, attention_checks=2)
+    assert not Campaign.objects.exists()

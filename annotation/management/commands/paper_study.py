@@ -32,6 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--attention-checks", type=int, help="default: one image in twenty")
         parser.add_argument("--attention-kind", default=AttentionKind.RECONSTRUCTION,
                             choices=[k.value for k in AttentionKind])
+        parser.add_argument("--accept-spottable-checks", action="store_true",
+                            help="build the pool even when image statistics tell its attention checks apart (the "
+                                 "report says so)")
         parser.add_argument("--quota", type=int, default=50, help="images per participant")
         parser.add_argument("--panel", default=Panel.PROLIFIC, choices=[p.value for p in Panel])
         parser.add_argument("--seed", type=int, default=0)
@@ -92,7 +95,8 @@ class Command(BaseCommand):
         self.stdout.write(f"building a pool of {per_scheme} images per scheme and {checks} attention checks...")
         try:
             return services.build_pool(job, per_scheme=per_scheme, seed=opts["seed"], name=name,
-                                       attention_checks=checks, attention_kind=opts["attention_kind"])
+                                       attention_checks=checks, attention_kind=opts["attention_kind"],
+                                       accept_spottable_checks=opts["accept_spottable_checks"])
         except services.JobError as exc:
             raise CommandError(str(exc)) from exc
 
