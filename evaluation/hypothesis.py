@@ -208,7 +208,7 @@ def document(s: ReportSettings, registration: Registration | None) -> tuple[str,
         f"{x['max_attention_fail_rate']:.0%} of them",
         f"- By hand: {x['manual']}", "",
         "## Provenance", "",
-        f"- Pool {p['id']} \u201c{p['name']}\u201d, seed {p['seed']}, {p['per_scheme']} images per scheme, attention "
+        f"- Pool {p['id']} \u201c{p['name']}\u201d, seed {p['seed']}, images per scheme: {p['per_scheme']}, attention "
         f"checks: {p['attention_kind']}; images SHA-256 `{p['images_sha256']}`",
         f"- Generation job {j['id']}, seed {j['seed']}, {j['samples_per_scheme']} samples per scheme",
         f"- Model {m['id']} \u201c{m['name']}\u201d ({m['dataset']}, seed {m['seed']}, {m['epochs']} epochs)",

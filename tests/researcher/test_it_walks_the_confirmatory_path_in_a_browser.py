@@ -76,6 +76,8 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
     with page.expect_download() as download:
         page.click("text=Pre-registration (Markdown)")
     assert registration.sha256 in open(download.value.path()).read()
+    if os.environ.get("REPORT_SHOTS"):
+        download.value.save_as(os.path.join(os.environ["REPORT_SHOTS"], "preregistration.md"))
     page.close()
 
     # The annotators label (as the API would store it), then the researcher reads the report.
