@@ -359,7 +359,9 @@ class PoolItemInline(admin.TabularInline):
 
     @admin.display(description="Scheme")
     def scheme(self, obj: PoolItem) -> str:
-        return obj.scheme or "attention check"
+        if obj.scheme:
+            return obj.scheme
+        return f"attention check ({obj.check_kind})" if obj.check_kind else "attention check"
 
 
 @admin.register(SamplePool)
