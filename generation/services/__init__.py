@@ -29,8 +29,6 @@ from .jobs import (
     check_runnable,
     job_scheme_dr,
     launch_job,
-    paired_grid,
-    preview_grid,
     run_job,
     scheme_fit_problems,
 )
@@ -44,6 +42,7 @@ from .pools import (
     run_pool_build,
     training_set_size,
 )
+from .previews import paired_grid, preview_grid
 from .results import Results
 from .rows import cancel, progress_of
 from .training import launch_training, train_model

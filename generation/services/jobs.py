@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Iterable
@@ -25,7 +24,8 @@ from ..models import (
     new_public_id,
     scheme_problem,
 )
-from .common import JobError, Stopped, batch_size, message_of, pick_device, pool_reserve
+from .common import JobError, Stopped, batch_size, message_of, pool_reserve
+from .matching import matched_schemes
 from .results import Results, measured_fields
 from .rows import beat, claim, fail, requeue, send
 from .surrogates import scorer_for
@@ -118,35 +118,6 @@ def _schemes(job: GenerationJob) -> list[str]:
     return known + sorted(set(job.schemes) - set(known))
 
 
-MATCH_CALIBRATION = 1000  # samples the matched level is found on (the job's first ones, the same latents)
-
-
-def _matched(job: GenerationJob, model, profile, names: list[str], schemes: list) -> list:
-    """The job's schemes with random flip writing the level at which its mean amortised D_r equals low-active's
-    (on the job's first samples); the level and both D_r are stored on the job (`matching`)."""
-    import creative_core as cc
-    from creative_core.levels import match_level, mean_dr
-
-    if not {"low_active", "random_flip"} <= set(names):
-        raise JobError("Matched novelty needs both low-active and random flip in the job.")
-    n = min(job.samples_per_scheme, MATCH_CALIBRATION)
-    la = schemes[names.index("low_active")]
-    target = mean_dr(model, profile, "low_active", dict(la.params), n, job.seed, batch_size())
-    i = names.index("random_flip")
-    try:
-        level, got = match_level(model, profile, "random_flip", target, params=dict(schemes[i].params), samples=n,
-                                 seed=job.seed, rel_tol=0.01, batch_size=batch_size())
-    except ValueError as exc:
-        raise JobError(f"Matched novelty: {exc}.") from exc
-    schemes = list(schemes)
-    schemes[i] = cc.make_scheme("random_flip", **{**schemes[i].params, "value": level})
-    matching = {"target_scheme": "low_active", "target_dr": target, "calibration_samples": n,
-                "schemes": {"random_flip": {"level": level, "dr": got}}}
-    GenerationJob.objects.filter(pk=job.pk).update(matching=matching)
-    job.matching = matching
-    return schemes
-
-
 def _pad(blocks: list[np.ndarray], width: int) -> np.ndarray:
     out = []
     for b in blocks:
@@ -193,7 +164,7 @@ def _run(job: GenerationJob) -> None:
     names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
     schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
     if job.match_novelty:
-        schemes = _matched(job, model, profile, names, schemes)
+        schemes = matched_schemes(job, model, profile, names, schemes)
     infos: dict[str, dict] = {}
     total, done = len(names) * n, 0
     cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv",
@@ -397,47 +368,3 @@ def ordered_summary(job: GenerationJob) -> dict[str, dict]:
     summary = {k: v for k, v in (job.summary or {}).items() if isinstance(v, dict)}
     rank = {name: i for i, name in enumerate(cc.ALL_SCHEME_NAMES)}
     return {k: summary[k] for k in sorted(summary, key=lambda k: (rank.get(k, len(rank)), k))}
-
-
-# --- researchers' views of a job -------------------------------------------------------------------------
-
-
-def paired_grid(job: GenerationJob, left: str = "regular", right: str = "low_active", count: int = 16) -> bytes:
-    """A PNG of `count` pairs, as in the paper's Figure 2D: each sample decoded regularly beside the same latent
-    decoded under `right` (the schemes share the latents of a seed), four pairs to a row (researchers only)."""
-    import torch
-
-    import creative_core as cc
-
-    for scheme in (left, right):
-        if scheme not in job.schemes:
-            raise JobError(f"{job} has no scheme {scheme!r}.")
-    check_runnable(job)
-    count = max(1, min(count, job.samples_per_scheme))
-    device = pick_device()
-    model, profile = load_model(job, device)
-    a = regenerate(model, profile, job, left, range(count), device)
-    b = regenerate(model, profile, job, right, range(count), device)
-    grid = cc.image_grid(torch.stack([img for i in range(count) for img in (a[i], b[i])]), nrow=2 * min(4, count))
-    buf = io.BytesIO()
-    grid.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
-    """A PNG grid of the first `count` samples of one scheme (researchers only: it names the scheme)."""
-    import torch
-
-    import creative_core as cc
-
-    if scheme not in job.schemes:
-        raise JobError(f"{job} has no scheme {scheme!r}.")
-    check_runnable(job)
-    count = max(1, min(count, job.samples_per_scheme))
-    device = pick_device()
-    model, profile = load_model(job, device)
-    images = regenerate(model, profile, job, scheme, range(count), device)
-    grid = cc.image_grid(torch.stack([images[i] for i in range(count)]), nrow=int(np.ceil(np.sqrt(count))))
-    buf = io.BytesIO()
-    grid.save(buf, format="PNG")
-    return buf.getvalue()

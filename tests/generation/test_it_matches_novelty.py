@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from generation import services
 from generation.models import JobStatus
-from generation.services import jobs
+from generation.services import jobs, matching
 from tests.generation.conftest import make_job
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_random_flip_reaches_low_actives_novelty(ready_model, monkeypatch):
     # found on the first 30 samples, then held over all 90 the job generates
-    monkeypatch.setattr(jobs, "MATCH_CALIBRATION", 30)
+    monkeypatch.setattr(matching, "MATCH_CALIBRATION", 30)
     job = make_job(ready_model, n=90, optimise_dr=False, match_novelty=True,
                    schemes={"regular": {}, "random_flip": {}, "low_active": {}})
     services.run_job(job.pk)
@@ -44,7 +44,7 @@ def test_matching_needs_both_switching_schemes(ready_model):
 
 
 def test_the_job_and_pool_pages_state_the_matching(ready_model, monkeypatch, admin_client):
-    monkeypatch.setattr(jobs, "MATCH_CALIBRATION", 20)
+    monkeypatch.setattr(matching, "MATCH_CALIBRATION", 20)
     job = make_job(ready_model, n=20, optimise_dr=False, match_novelty=True,
                    schemes={"random_flip": {}, "low_active": {}})
     services.run_job(job.pk)
