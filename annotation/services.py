@@ -9,7 +9,7 @@ Rules (the issue's, in the order they are applied when picking the next image):
   interleaves the schemes since neither number knows them. So every annotator's order is their own even while
   many label at once (with "fullest first" everyone converged on the same few images: one shared order, whose
   order effects then fall on the same images for everyone). The price: images fill level by level, so the first
-  image is complete only near the end (README, "Assignment order");
+  image is complete only near the end (docs/reference/annotation.md, "Assignment order");
 - a claim older than the campaign's timeout is released, so an abandoned browser tab does not hold a slot.
 """
 

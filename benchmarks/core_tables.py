@@ -1,4 +1,4 @@
-"""Print the README's markdown table for one `python -m creative_core reproduce` output folder.
+"""Print the markdown table of docs/howto/reproduce-table-1.md for one `python -m creative_core reproduce` output folder.
 
     python benchmarks/core_tables.py runs/reproduce-mnist-fmnist
 """

@@ -29,7 +29,7 @@ low_active   k=5, band=(1.0, 15.0), band_over="firing", value="high_level", fall
              (fewer, padded with -1, when the sample has fewer than k band units off); "band" (the first choice,
              kept for the ablation) takes them whether or not they are already on for the sample.
 
-How the defaults of random flip and low-active were chosen (once, for every data set; README "Ablation of the
+How the defaults of random flip and low-active were chosen (once, for every data set; docs/explanation/method.md, "Ablation of the
 unstated choices", which also says that a first ablation run on a small model preceded the principle): where the
 paper's text names a choice, follow it ("'off' low-active neurons": must be off). The value written is not stated
 by the paper at all ("co-activation of highly and weakly activated neurons" names which units, not a value), so the

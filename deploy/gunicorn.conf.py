@@ -1,7 +1,7 @@
 """gunicorn behind the proxy (deploy/nginx): `gunicorn -c deploy/gunicorn.conf.py config.wsgi:application`.
 
 nginx reads every request body and buffers every response, so a sync worker never waits for a client, only for
-the database: sync workers, a few per core, serve the most requests per CPU second (README, "Deployment", has
+the database: sync workers, a few per core, serve the most requests per CPU second (docs/howto/production.md has
 the measurement). Values come from the environment so compose can run a second pool from the same file.
 """
 

@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["config.throttles.AnnotationThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-# The API's limits (README, "API"). A body over API_MAX_BODY_BYTES is refused with a 413 before it is read.
+# The API's limits (docs/reference/annotation.md, "API"). A body over API_MAX_BODY_BYTES is refused with a 413 before it is read.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=8)
 # Per user (config/throttles.py). A fast honest annotator sends about one request a second; these stop floods only.
