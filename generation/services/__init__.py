@@ -23,8 +23,9 @@ Three promises hold throughout:
 - Blinding. Files are named by random ids, written in shuffled order, as PNGs without metadata.
 """
 
+from ..errors import JobError, Stopped
 from .archive import CSV_COLUMNS, write_archive
-from .common import JobError, Stopped, batch_size, pick_device, pool_reserve
+from .common import batch_size, pick_device, pool_reserve
 from .jobs import (
     check_runnable,
     job_scheme_dr,

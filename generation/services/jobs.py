@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from ..errors import JobError, Stopped
 from ..models import (
     MAX_SAMPLES_PER_SCHEME,
     MEASURED_FIELDS,
@@ -25,7 +26,7 @@ from ..models import (
     new_public_id,
     scheme_problem,
 )
-from .common import JobError, Stopped, batch_size, message_of, pick_device, pool_reserve
+from .common import batch_size, message_of, pick_device, pool_reserve
 from .results import Results, measured_fields
 from .rows import beat, claim, fail, requeue, send
 from .surrogates import scorer_for
