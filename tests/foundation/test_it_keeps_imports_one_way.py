@@ -1,4 +1,5 @@
-"""Imports run one way: no module of an app reaches back, through any chain, to a module that imports it,.
+"""Imports run one way: no module of an app reaches back, through any chain, to a module that imports it, and core/ is
+the floor the apps stand on (it imports none of them; what looks at all three, the study dashboard, lives in config/).
 
 Lazy imports (inside a function) count: they still make a circle, one that only bites when that function runs."""
 
@@ -90,3 +91,20 @@ def test_no_module_imports_itself_through_a_circle(package):
     circle = a_circle(import_graph(package))
     assert circle == [], f"import circle: {' -> '.join(circle)}"
 
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module an import of `start` may load, through any chain."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        todo.extend(new := graph[todo.pop()] - seen)
+        seen |= new
+    return seen
+
+
+def test_core_imports_none_of_the_apps():
+    """Not even through config/ (core leans on its roles and admin base): core must load without the apps."""
+    graph = import_graph("core", "config", *APPS)
+    reaching_up = {name: sorted(m for m in reachable(graph, name) if m.split(".")[0] in APPS)
+                   for name in graph if name.split(".")[0] == "core"}
+    assert {name: up for name, up in reaching_up.items() if up} == {}, "core/ is the floor: move what needs the apps up"
