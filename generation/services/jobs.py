@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Iterable
@@ -26,7 +25,7 @@ from ..models import (
     new_public_id,
     scheme_problem,
 )
-from .common import batch_size, message_of, pick_device, pool_reserve
+from .common import batch_size, message_of, pool_reserve
 from .results import Results, measured_fields
 from .rows import beat, claim, fail, requeue, send
 from .surrogates import scorer_for
@@ -381,16 +380,6 @@ def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterabl
     return images
 
 
-def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:
-    """Per scheme, in the library's order: n and mean D_r (amortised, optimised) over all the job's samples."""
-    return {
-        scheme: {"n": v.get("n"), "dr_amortised_mean": v.get("dr_amortised_mean"),
-                 "dr_optimised_mean": v.get("dr_optimised_mean")}
-        for scheme, v in ordered_summary(job).items()
-        if "dr_amortised_mean" in v
-    }
-
-
 def ordered_summary(job: GenerationJob) -> dict[str, dict]:
     """The job's per-scheme summary in the library's order of schemes (the database keeps JSON keys in its own)."""
     import creative_core as cc
@@ -398,47 +387,3 @@ def ordered_summary(job: GenerationJob) -> dict[str, dict]:
     summary = {k: v for k, v in (job.summary or {}).items() if isinstance(v, dict)}
     rank = {name: i for i, name in enumerate(cc.ALL_SCHEME_NAMES)}
     return {k: summary[k] for k in sorted(summary, key=lambda k: (rank.get(k, len(rank)), k))}
-
-
-# --- researchers' views of a job -------------------------------------------------------------------------
-
-
-def paired_grid(job: GenerationJob, left: str = "regular", right: str = "low_active", count: int = 16) -> bytes:
-    """A PNG of `count` pairs, as in the paper's Figure 2D: each sample decoded regularly beside the same latent
-    decoded under `right` (the schemes share the latents of a seed), four pairs to a row (researchers only)."""
-    import torch
-
-    import creative_core as cc
-
-    for scheme in (left, right):
-        if scheme not in job.schemes:
-            raise JobError(f"{job} has no scheme {scheme!r}.")
-    check_runnable(job)
-    count = max(1, min(count, job.samples_per_scheme))
-    device = pick_device()
-    model, profile = load_model(job, device)
-    a = regenerate(model, profile, job, left, range(count), device)
-    b = regenerate(model, profile, job, right, range(count), device)
-    grid = cc.image_grid(torch.stack([img for i in range(count) for img in (a[i], b[i])]), nrow=2 * min(4, count))
-    buf = io.BytesIO()
-    grid.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def preview_grid(job: GenerationJob, scheme: str, count: int = 64) -> bytes:
-    """A PNG grid of the first `count` samples of one scheme (researchers only: it names the scheme)."""
-    import torch
-
-    import creative_core as cc
-
-    if scheme not in job.schemes:
-        raise JobError(f"{job} has no scheme {scheme!r}.")
-    check_runnable(job)
-    count = max(1, min(count, job.samples_per_scheme))
-    device = pick_device()
-    model, profile = load_model(job, device)
-    images = regenerate(model, profile, job, scheme, range(count), device)
-    grid = cc.image_grid(torch.stack([images[i] for i in range(count)]), nrow=int(np.ceil(np.sqrt(count))))
-    buf = io.BytesIO()
-    grid.save(buf, format="PNG")
-    return buf.getvalue()
