@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from .errors import JobError
 from .models import AttentionKind, GenerationJob
-from .services import JobError
 
 
 def split(kind: str, n: int) -> tuple[int, int]:

@@ -88,6 +88,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.roles",
             ],
+            # The study dashboard looks at all three apps, so it lives above them in config/, which is no app.
+            "libraries": {"study": "config.templatetags.study"},
         },
     },
 ]

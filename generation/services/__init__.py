@@ -5,7 +5,8 @@ done by creative_core. One job per module, imported one way (tasks -> services; 
 
 - `rows`: rows a worker moves along (claim, heartbeat, fail, queue, cancel) and the stale-row check;
 - `training`: train, profile and save a model;
-- `jobs`: check, queue and run a generation job; previews;
+- `jobs`: check, queue and run a generation job, and make its samples again;
+- `previews`: what a researcher sees of a job (mean D_r per scheme, grids of its samples);
 - `results`: a job's results file (every sample, compactly);
 - `pools`: build a sample pool (a task with a PoolBuild row, or in this process), and the sweep;
 - `archive`: a job's zip for researchers;
@@ -23,15 +24,10 @@ Three promises hold throughout:
 - Blinding. Files are named by random ids, written in shuffled order, as PNGs without metadata.
 """
 
+from ..errors import JobError, Stopped
 from .archive import CSV_COLUMNS, write_archive
-from .common import JobError, Stopped, batch_size, pick_device, pool_reserve
-from .jobs import (
-    check_runnable,
-    job_scheme_dr,
-    launch_job,
-    run_job,
-    scheme_fit_problems,
-)
+from .common import batch_size, pick_device, pool_reserve
+from .jobs import check_runnable, launch_job, run_job, scheme_fit_problems
 from .pools import (
     attention_supply_problem,
     build_pool,
@@ -42,7 +38,7 @@ from .pools import (
     run_pool_build,
     training_set_size,
 )
-from .previews import paired_grid, preview_grid
+from .previews import job_scheme_dr, paired_grid, preview_grid
 from .results import Results
 from .rows import cancel, progress_of
 from .training import launch_training, train_model

@@ -1,18 +1,13 @@
-"""What every part of the generation services shares: the errors, the device and the batch settings."""
+"""What every part of the generation services shares: the device, the batch settings and an error's message (the
+errors themselves are in generation.errors)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
+from ..errors import JobError
+
 POLL_SECONDS = 2.0
-
-
-class JobError(Exception):
-    """A failure a researcher can act on; its message is stored on the row as it is."""
-
-
-class Stopped(Exception):
-    """The row stopped being "running" under the worker (cancelled, or given up as stale)."""
 
 
 def pick_device() -> str:

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from ..errors import JobError, Stopped
 from ..models import (
     MAX_SAMPLES_PER_SCHEME,
     MEASURED_FIELDS,
@@ -24,7 +25,7 @@ from ..models import (
     new_public_id,
     scheme_problem,
 )
-from .common import JobError, Stopped, batch_size, message_of, pool_reserve
+from .common import batch_size, message_of, pool_reserve
 from .matching import matched_schemes
 from .results import Results, measured_fields
 from .rows import beat, claim, fail, requeue, send
@@ -349,16 +350,6 @@ def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterabl
                 images[first + j] = out.images[j]
             run_start = k
     return images
-
-
-def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:
-    """Per scheme, in the library's order: n and mean D_r (amortised, optimised) over all the job's samples."""
-    return {
-        scheme: {"n": v.get("n"), "dr_amortised_mean": v.get("dr_amortised_mean"),
-                 "dr_optimised_mean": v.get("dr_optimised_mean")}
-        for scheme, v in ordered_summary(job).items()
-        if "dr_amortised_mean" in v
-    }
 
 
 def ordered_summary(job: GenerationJob) -> dict[str, dict]:

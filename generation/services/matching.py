@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..errors import JobError
 from ..models import GenerationJob
-from .common import JobError, batch_size
+from .common import batch_size
 
 MATCH_CALIBRATION = 1000  # samples the matched level is found on (the job's first ones, the same latents)
 

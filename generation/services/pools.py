@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import check_quality
+from ..errors import JobError, Stopped
 from ..models import (
     ACTIVE_STATUSES,
     MAX_SEED,
@@ -39,7 +40,7 @@ from ..models import (
     new_public_id,
     stale_after,
 )
-from .common import JobError, Stopped, message_of, pick_device
+from .common import message_of, pick_device
 from .jobs import load_model, regenerate
 from .results import Results
 from .rows import beat, claim, fail, fail_stale_rows, send

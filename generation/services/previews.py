@@ -1,5 +1,5 @@
-"""Researchers' views of a job: PNG grids of its samples, made again from their seeds (they name the scheme, so
-researchers only)."""
+"""What a researcher sees of a job: its mean D_r per scheme, and PNG grids of its samples made again from the model
+(they name the scheme, so researchers only)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,20 @@ import io
 
 import numpy as np
 
+from ..errors import JobError
 from ..models import GenerationJob
-from .common import JobError, pick_device
-from .jobs import check_runnable, load_model, regenerate
+from .common import pick_device
+from .jobs import check_runnable, load_model, ordered_summary, regenerate
+
+
+def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:
+    """Per scheme, in the library's order: n and mean D_r (amortised, optimised) over all the job's samples."""
+    return {
+        scheme: {"n": v.get("n"), "dr_amortised_mean": v.get("dr_amortised_mean"),
+                 "dr_optimised_mean": v.get("dr_optimised_mean")}
+        for scheme, v in ordered_summary(job).items()
+        if "dr_amortised_mean" in v
+    }
 
 
 def paired_grid(job: GenerationJob, left: str = "regular", right: str = "low_active", count: int = 16) -> bytes:

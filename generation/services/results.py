@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from ..errors import JobError
 from ..models import GenerationJob
-from .common import JobError
 
 METRIC_PREFIX = "metric_"
 

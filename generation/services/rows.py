@@ -14,8 +14,9 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from ..errors import JobError, Stopped
 from ..models import GenerationJob, JobStatus, PoolBuild, TrainedModel, new_public_id
-from .common import POLL_SECONDS, JobError, Stopped, pick_device
+from .common import POLL_SECONDS, pick_device
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from ..errors import JobError, Stopped
 from ..models import JobStatus, TrainedModel, new_public_id
-from .common import JobError, Stopped, message_of
+from .common import message_of
 from .rows import beat, claim, fail, poller, requeue, send
 from .surrogates import train_classifier_for
 

@@ -1,10 +1,13 @@
+"""The `{% study_dashboard %}` tag of the admin index. config/ is no installed app, so settings.TEMPLATES names this
+library ("study") instead of Django finding it by app."""
+
 from __future__ import annotations
 
 from django import template
 from django.urls import reverse
 
+from config.dashboard import study_rows
 from config.roles import is_researcher
-from core.dashboard import study_rows
 
 register = template.Library()
 
