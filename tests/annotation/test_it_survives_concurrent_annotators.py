@@ -18,20 +18,25 @@ from tests.factories import make_annotator
 N_ANNOTATORS = 32
 
 
+def primed_campaign(tmp_path, name: str, prefix: str, n_annotators: int, per_scheme: int, checks: int):
+    """A campaign whose annotators are all primed, with its slots made: (campaign, annotators)."""
+    from annotation.models import Campaign
+
+    pool = make_pool(make_training_folder(tmp_path, n=4), per_scheme=per_scheme, attention_checks=checks)
+    campaign = Campaign.objects.create(name=name, pool=pool)
+    users = [make_annotator(f"{prefix}{i:02d}") for i in range(n_annotators)]
+    campaign.annotators.add(*users)
+    Priming.objects.bulk_create([Priming(campaign=campaign, annotator=u) for u in users])
+    services.ensure_slots(campaign)
+    return campaign, users
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("candidates", [services.PICK_CANDIDATES, 2], ids=["default", "two-candidates"])
 def test_it_survives_concurrent_annotators(tmp_path, monkeypatch, candidates):
     """With two candidates per attempt nearly every attempt finds its candidates locked by others: the retries."""
-    from annotation.models import Campaign
-
     monkeypatch.setattr(services, "PICK_CANDIDATES", candidates)
-
-    pool = make_pool(make_training_folder(tmp_path, n=4), per_scheme=8, attention_checks=2)
-    campaign = Campaign.objects.create(name="race", pool=pool)
-    users = [make_annotator(f"a{i:02d}") for i in range(N_ANNOTATORS)]
-    campaign.annotators.add(*users)
-    Priming.objects.bulk_create([Priming(campaign=campaign, annotator=u) for u in users])
-    services.ensure_slots(campaign)
+    campaign, users = primed_campaign(tmp_path, "race", "a", N_ANNOTATORS, per_scheme=8, checks=2)
 
     stored: dict[int, list[str]] = {u.pk: [] for u in users}
     errors: list[BaseException] = []
@@ -77,7 +82,7 @@ def test_it_survives_concurrent_annotators(tmp_path, monkeypatch, candidates):
 
     labels = list(Label.objects.filter(campaign=campaign).values_list("annotator_id", "item__public_id"))
     per_item = Counter(public_id for _, public_id in labels)
-    n_items = pool.items.count()
+    n_items = campaign.pool.items.count()
     # The pool completes, and never beyond 9.
     assert len(per_item) == n_items
     assert set(per_item.values()) == {9}
@@ -117,14 +122,7 @@ def median_order_rho(orders: dict[int, list[str]]) -> float:
 def test_it_gives_each_annotator_their_own_order_while_images_fill(tmp_path):
     """16 annotators at once: each one's order is their own (median inter-annotator rho <= 0.2), and still no image
     gets more than its votes and nobody sees an image twice."""
-    from annotation.models import Campaign
-
-    pool = make_pool(make_training_folder(tmp_path, n=4), per_scheme=15, attention_checks=4)
-    campaign = Campaign.objects.create(name="orders", pool=pool)
-    users = [make_annotator(f"o{i:02d}") for i in range(N_ORDER_ANNOTATORS)]
-    campaign.annotators.add(*users)
-    Priming.objects.bulk_create([Priming(campaign=campaign, annotator=u) for u in users])
-    services.ensure_slots(campaign)
+    campaign, users = primed_campaign(tmp_path, "orders", "o", N_ORDER_ANNOTATORS, per_scheme=15, checks=4)
     orders: dict[int, list[str]] = {u.pk: [] for u in users}
     errors: list[BaseException] = []
     start = threading.Barrier(N_ORDER_ANNOTATORS)
@@ -157,8 +155,8 @@ def test_it_gives_each_annotator_their_own_order_while_images_fill(tmp_path):
     over = sum(max(0, n - campaign.annotators_per_image) for n in per_item.values())
     repeats = len(labels) - len(set(labels))
     rho = median_order_rho(orders)
-    print(f"\n{N_ORDER_ANNOTATORS} annotators, {pool.items.count()} images: median inter-annotator rho {rho:.3f}, "
+    print(f"\n{N_ORDER_ANNOTATORS} annotators, {campaign.pool.items.count()} images: median inter-annotator rho {rho:.3f}, "
           f"over-assignments {over}, repeats {repeats}")
     assert over == 0 and repeats == 0
-    assert set(per_item.values()) == {campaign.annotators_per_image} and len(per_item) == pool.items.count()
+    assert set(per_item.values()) == {campaign.annotators_per_image} and len(per_item) == campaign.pool.items.count()
     assert rho <= 0.2
