@@ -31,8 +31,9 @@ PAPER_DR = {
     "fmnist": {"low_active": 5.49, "noisy": 1.91, "random_flip": 4.93, "regular": 1.22},
     "mnist+fmnist": {"low_active": 4.91, "noisy": 1.97, "random_flip": 4.68, "regular": 1.59},
 }
-ROW_ORDER = ("low_active", "noisy", "random_flip", "regular")
-LABELS = {"low_active": "Low-active", "noisy": "Noisy", "random_flip": "Random flip", "regular": "Regular"}
+ROW_ORDER = ("low_active", "noisy", "random_flip", "regular", "interpolation")
+LABELS = {"low_active": "Low-active", "noisy": "Noisy", "random_flip": "Random flip", "regular": "Regular",
+          "interpolation": "Interpolation"}
 
 
 def format_table(dataset: str, rows: list[dict]) -> str:
@@ -98,7 +99,10 @@ def reproduce(dataset: str, *, checkpoint: str | Path | None = None, epochs: int
     rows, schemes = [], {}
     for name in ROW_ORDER:
         scheme = make_scheme(name)
-        s = generate(model, prof, scheme, samples, seed=seed, batch_size=batch_size, progress=progress)
+        # Interpolation (the paper's fifth baseline) decodes between two training images' latents: it reads the
+        # same training images the model saw.
+        s = generate(model, prof, scheme, samples, seed=seed, batch_size=batch_size, progress=progress,
+                     dataset=meta.get("dataset", dataset), root=root, limit=limit)
         amort = dr_amortised(model, s.images, batch_size=batch_size)
         stage(f"{name}: {samples} samples + amortised D_r")
         opt = dr_optimised(model, s.images[:opt_n], steps=steps, lr=lr, tol=tol, batch_size=batch_size,

@@ -45,7 +45,7 @@ def test_reproduce_writes_the_table_csv_json_and_grids(data_root, tmp_path, caps
     printed = capsys.readouterr().out
     assert "Low-active" in printed and "4.87" in printed
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert [r["scheme"] for r in rows] == ["low_active", "noisy", "random_flip", "regular"]
+    assert [r["scheme"] for r in rows] == ["low_active", "noisy", "random_flip", "regular", "interpolation"]
     assert all(int(r["n_amortised"]) == 30 and int(r["n_optimised"]) == 10 for r in rows)
     params = json.loads((out / "params.json").read_text())
     assert params["schemes"]["noisy"]["params"] == {"fraction": 0.1, "scale": 1.0, "rectify": True}
@@ -75,7 +75,7 @@ def test_reproduce_all_runs_the_three_data_sets_into_one_table(tmp_path, capsys)
         assert (out / dataset.replace("+", "-") / "results.csv").is_file()
     assert "mnist+fmnist  low-active / regular (amortised)" in printed and "(paper 3.09)" in printed
     rows = list(csv.DictReader(open(out / "results.csv")))
-    assert [r["dataset"] for r in rows] == ["mnist"] * 4 + ["fmnist"] * 4 + ["mnist+fmnist"] * 4
+    assert [r["dataset"] for r in rows] == ["mnist"] * 5 + ["fmnist"] * 5 + ["mnist+fmnist"] * 5
     assert (out / "table.txt").read_text().strip().endswith("s")
     stages = json.loads((out / "fmnist" / "params.json").read_text())["stages"]
     assert "profile" in stages and all(v >= 0 for v in stages.values())
