@@ -16,7 +16,10 @@ MAX_MODULE_LINES = 500
 SKIPPED = {".venv", "venv", "migrations", "site", "var", "node_modules", ".git"}
 
 # "path" for a module, "path::qualified.name" for a function, each with why it may stay over the limit.
-ALLOW: dict[str, str] = {}
+ALLOW: dict[str, str] = {
+    "creative_core/training.py::train": "split in progress",
+    "generation/services/jobs.py::_run": "split in progress",
+}
 
 
 def python_files() -> list[Path]:
