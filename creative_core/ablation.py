@@ -300,7 +300,7 @@ def _variant_rows(measure: Callable[..., dict], prof: ActivationProfile, profile
                     "random_flip": measure(p, variant, "random_flip", flip),
                     "low_active": measure(p, variant, "low_active", low)}
             reg = mine["regular"]["dr_amortised_mean"]
-            for name in ROW_ORDER:
+            for name in (n for n in ROW_ORDER if n in mine):  # interpolation (Table 1's fifth row) has no variants
                 r = {**mine[name], "variant": variant}
                 r["ratio_low_active_regular"] = (mine["low_active"]["dr_amortised_mean"] / reg
                                                  if name == "low_active" and reg > 0 else None)
