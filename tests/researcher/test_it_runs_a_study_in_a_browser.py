@@ -87,6 +87,35 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.keyboard.press("Enter")
     expect(page.locator("#study-dashboard")).to_contain_text("Train a model")
 
+    job = train_a_model_and_run_a_job(page, live_server)
+    pool = build_a_pool(page, live_server, job)
+    n_images = pool.items.count()
+    assert n_images == 9
+
+    campaign = open_a_campaign(page, live_server, pool)
+
+    # 5. The annotators label through the API.
+    assert label_through_the_api(live_server.url, campaign, team) == 3 * n_images
+    assert Label.objects.filter(campaign=campaign).count() == 3 * n_images
+
+    # 6. The report, reached from the dashboard, and each CSV.
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.locator("#study-dashboard")).to_contain_text(f"{3 * n_images} / {3 * n_images} labels")
+    page.locator("#study-dashboard").get_by_role("link", name="Open the report").click()
+    expect(page.locator("h1")).to_have_text("Report: Round 1")
+    expect(page.locator("#no-consensus-warning")).to_have_count(0)
+    tables = download_the_csv_files(page, tmp_path)
+    assert len(tables["labels"]) == 3 * n_images
+    assert {row["label"] for row in tables["labels"]} <= set(LABELS)
+    assert len(tables["annotators"]) == 3
+    generated = [row for row in tables["consensus"] if row["scheme"] in ("regular", "noisy", "random_flip", "low_active")]
+    assert len(generated) == 8 and all(row["consensus"] for row in generated)
+    assert {row["scheme"] for row in tables["summary"]} >= {"regular", "noisy", "random_flip", "low_active"}
+
+
+def train_a_model_and_run_a_job(page, live_server) -> GenerationJob:
+    from playwright.sync_api import expect
+
     # 1. Train a tiny model.
     page.locator("#study-dashboard").get_by_role("link", name="Train a model").first.click()
     page.fill("#id_name", "tiny")
@@ -106,6 +135,11 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     page.click("input[name=_save]")
     job = appears(GenerationJob.objects.filter(trained_model=model))
     wait_until_done(job)
+    return job
+
+
+def build_a_pool(page, live_server, job: GenerationJob):
+    from playwright.sync_api import expect
 
     # 3. A pool, from the dashboard.
     page.goto(f"{live_server.url}/admin/")
@@ -120,8 +154,11 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     pool = appears(job.pools.all())
     expect(page.get_by_role("link", name="Open the pool")).to_be_visible(timeout=60_000)
     expect(page.locator(".gen-status")).to_have_text("Succeeded 100%")
-    n_images = pool.items.count()
-    assert n_images == 9
+    return pool
+
+
+def open_a_campaign(page, live_server, pool) -> Campaign:
+    from playwright.sync_api import expect
 
     # 4. A campaign on it: the label definitions come prefilled; three annotators, three votes per image.
     page.goto(f"{live_server.url}/admin/")
@@ -136,17 +173,10 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     campaign = appears(Campaign.objects.filter(name="Round 1"))
     assert campaign.annotators.count() == 3
+    return campaign
 
-    # 5. The annotators label through the API.
-    assert label_through_the_api(live_server.url, campaign, team) == 3 * n_images
-    assert Label.objects.filter(campaign=campaign).count() == 3 * n_images
 
-    # 6. The report, reached from the dashboard, and each CSV.
-    page.goto(f"{live_server.url}/admin/")
-    expect(page.locator("#study-dashboard")).to_contain_text(f"{3 * n_images} / {3 * n_images} labels")
-    page.locator("#study-dashboard").get_by_role("link", name="Open the report").click()
-    expect(page.locator("h1")).to_have_text("Report: Round 1")
-    expect(page.locator("#no-consensus-warning")).to_have_count(0)
+def download_the_csv_files(page, tmp_path: Path) -> dict[str, list[dict[str, str]]]:
     tables = {}
     for kind in ("summary", "consensus", "labels", "annotators"):
         with page.expect_download() as info:
@@ -154,9 +184,4 @@ def test_it_runs_a_study_from_the_admin_to_the_csv_files(page, live_server, star
         target = tmp_path / f"{kind}.csv"
         info.value.save_as(target)
         tables[kind] = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
-    assert len(tables["labels"]) == 3 * n_images
-    assert {row["label"] for row in tables["labels"]} <= set(LABELS)
-    assert len(tables["annotators"]) == 3
-    generated = [row for row in tables["consensus"] if row["scheme"] in ("regular", "noisy", "random_flip", "low_active")]
-    assert len(generated) == 8 and all(row["consensus"] for row in generated)
-    assert {row["scheme"] for row in tables["summary"]} >= {"regular", "noisy", "random_flip", "low_active"}
+    return tables

@@ -47,6 +47,18 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
     campaign.annotators.add(*raters)
     make_researcher("rita")
 
+    page = plan_before_it_opens(browser, live_server, campaign)
+    registration = open_and_download_the_registration(page, live_server, campaign)
+    # The annotators label (as the API would store it), then the researcher reads the report.
+    Label.objects.bulk_create(
+        Label(campaign=campaign, item=item, annotator=raters[j], value=LABELS[k], time_spent_ms=900)
+        for scheme, scheme_items in items.items() for item in scheme_items
+        for j, k in enumerate(rng.choice(4, size=9, p=TASTES[scheme])))
+    read_the_verdict(browser, live_server, campaign, registration)
+    exclude_by_hand_and_read_again(browser, live_server, campaign, raters)
+
+
+def plan_before_it_opens(browser, live_server, campaign):
     # Before it opens: the analysis plan on the campaign's page, and the power planner answers.
     page = log_in(browser, live_server, {"width": 1280, "height": 800}, f"/admin/annotation/campaign/{campaign.pk}/change/")
     page.wait_for_selector(".analysis-plan")
@@ -61,7 +73,10 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
     answer = page.locator("#power-answer").inner_text()
     assert "With 20 images per scheme, 9 annotators per image" in answer and "the frozen primary test has power" in answer
     shot(page, "power-planner-desktop")
+    return page
 
+
+def open_and_download_the_registration(page, live_server, campaign):
     # It opens (the admin's action): the values are registered, and the pre-registration can be downloaded.
     page.goto(f"{live_server.url}/admin/annotation/campaign/")
     page.check(f"input[name=_selected_action][value='{campaign.pk}']")
@@ -79,12 +94,10 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
     if os.environ.get("REPORT_SHOTS"):
         download.value.save_as(os.path.join(os.environ["REPORT_SHOTS"], "preregistration.md"))
     page.close()
+    return registration
 
-    # The annotators label (as the API would store it), then the researcher reads the report.
-    Label.objects.bulk_create(
-        Label(campaign=campaign, item=item, annotator=raters[j], value=LABELS[k], time_spent_ms=900)
-        for scheme, scheme_items in items.items() for item in scheme_items
-        for j, k in enumerate(rng.choice(4, size=9, p=TASTES[scheme])))
+
+def read_the_verdict(browser, live_server, campaign, registration):
     for name, size in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})):
         page = log_in(browser, live_server, size, f"/reports/{campaign.pk}/")
         page.wait_for_selector("#hypothesis")
@@ -111,6 +124,8 @@ def test_it_plans_opens_registers_and_reads_the_verdict(browser, live_server):
                                                                      f"hypothesis-{name}.png"))
         page.close()
 
+
+def exclude_by_hand_and_read_again(browser, live_server, campaign, raters):
     # After reading the report the researcher excludes a panel participant by hand, with a reason: the report then
     # says it came after the report was first opened, and shows the analysis without it beside.
     participant = Participant.objects.create(campaign=campaign, participant_id="PANEL-7", user=raters[7])
