@@ -20,9 +20,13 @@ estimate of a variance component, but a noisy one: a sum of one term per annotat
 annotators do not move a figure (no leaning, or a leaning that moves both compared shares, or every score, alike) it
 is noise around 0. It is therefore used as it is, never truncated on its own (keeping only its positive half adds
 about 0.4 of its standard deviation to every such variance and makes the interval too wide), and its noise is paid
-for the way an estimated variance always is: the critical value is Student's t with Satterthwaite's degrees of
+for the way an estimated variance always is: the critical value is Student's t with Satterthwaite-type degrees of
 freedom, df = V^2 / var(A), where V = image part + A and var(A) = n_a / (n_a - 1) sum_a (u_a - mean u)^2 is
-estimated from the spread of the annotators' terms (they are independent across annotators). Only the total is
+estimated from the spread of the annotators' terms (they are independent across annotators). This is half the
+textbook Satterthwaite value 2 V^2 / var(A), which assumes each annotator's total is normal and var(A) known: the
+terms here are squares of sums over the few pivotal votes of an annotator, and var(A) is itself estimated from 15-30
+of them, so the conservative half is taken (with the textbook value the simulation's AUCs and differences covered
+92.5-93% in some scenarios and a true null was rejected up to 8% of the time). Only the total is
 checked: a V of 0 or less is no variance, and the estimate says nothing about the annotators then (it happens when
 every annotator's votes balance out over the images, each annotator's total near 0): the interval falls back to the
 image part alone at the normal quantile, as an analysis of images that ignores annotators would. When annotators matter little next to the images, df is large and t is the normal quantile; when the
@@ -190,9 +194,10 @@ def satterthwaite_df(variance: float, annotator_spread: float) -> float:
 def effective_wilson(p: float, variance: float, n: int, confidence: float, df: float = np.inf) -> Interval:
     """Wilson's interval at the effective number of images p(1-p)/variance (at most the images behind the share's
     denominator times the design effect 1 when p is 0 or 1, where the variance says nothing), with the t quantile
-    at `df` degrees of freedom."""
-    z = critical_value(confidence, df)
-    n_eff = p * (1 - p) / variance if variance > 0 and 0 < p < 1 else float(n)
+    at `df` degrees of freedom (the normal one where the variance is not used)."""
+    uses_variance = variance > 0 and 0 < p < 1
+    z = critical_value(confidence, df if uses_variance else np.inf)
+    n_eff = p * (1 - p) / variance if uses_variance else float(n)
     n_eff = max(n_eff, 1.0)
     centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
     half = z / (1 + z * z / n_eff) * np.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff))
