@@ -70,8 +70,9 @@ def _interval(interval) -> list:
 AUC_HEADER = ["metric", "target", "auc", "auc_low", "auc_high", "auc_boot_low", "auc_boot_high", "auc_images",
               "auc_positives", "within_auc", "within_auc_low", "within_auc_high", "within_auc_images",
               "within_auc_positives"]
-# The primary hypothesis (the last rows): one row with analysis = hypothesis (the claim, its test, how the family is combined, every
-# p-value and the verdict), then one row per registered comparison with analysis = hypothesis_comparison.
+# The primary hypothesis (the last rows, scheme = all like the surrogate rows: the schemes are in `hypothesis` and
+# `comparison`): one row with analysis = hypothesis (the claim, its test, how the family is combined, every p-value
+# and the verdict), then one row per registered comparison with analysis = hypothesis_comparison.
 HYPOTHESIS_HEADER = ["hypothesis", "hypothesis_endpoint", "hypothesis_test", "hypothesis_direction",
                      "hypothesis_family", "hypothesis_alpha", "comparison", "comparison_target_value",
                      "comparison_value", "comparison_p_value", "comparison_p_adjusted", "comparison_in_direction",
@@ -194,7 +195,7 @@ def hypothesis_rows(report: Report, width: int, col: dict[str, int], tail: list)
     claim = [statement(s), s.endpoint, TESTS[Endpoint(s.endpoint)], s.direction, s.family, s.alpha]
     start = col["hypothesis"]
     out = [None] * width
-    out[col["analysis"]], out[col["scheme"]] = "hypothesis", s.target_scheme
+    out[col["analysis"]], out[col["scheme"]] = "hypothesis", "all"  # the schemes are in its own columns
     out[start:start + len(claim)] = claim
     comparisons = verdict.comparisons if verdict else []
     out[col["comparison"]] = ", ".join(s.comparisons)
@@ -206,7 +207,7 @@ def hypothesis_rows(report: Report, width: int, col: dict[str, int], tail: list)
     rows = [out]
     for c in comparisons:
         row = [None] * width
-        row[col["analysis"]], row[col["scheme"]] = "hypothesis_comparison", c.baseline
+        row[col["analysis"]], row[col["scheme"]] = "hypothesis_comparison", "all"
         row[start:start + len(claim)] = claim
         row[col["comparison"]:col["verdict"]] = [c.baseline, c.target_value, c.baseline_value, c.p_value,
                                                  c.p_adjusted, c.in_direction, c.passes]

@@ -111,7 +111,7 @@ def test_summary_csv_carries_the_hypothesis_and_its_verdict(client, researcher, 
     verdicts = [r for r in rows if r["analysis"] == "hypothesis"]
     assert len(verdicts) == 1
     row = verdicts[0]
-    assert row["scheme"] == "low_active" and row["verdict"] == "Not supported"
+    assert row["scheme"] == "all" and row["verdict"] == "Not supported"
     assert row["hypothesis"].startswith("low_active yields more creative (L1) images than every one of regular")
     assert (row["hypothesis_test"], row["hypothesis_family"], row["hypothesis_alpha"]) == (
         "Fisher's exact test, two-sided", "all", "0.05")
@@ -120,7 +120,7 @@ def test_summary_csv_carries_the_hypothesis_and_its_verdict(client, researcher, 
          (part.split(": ") for part in row["comparison_p_value"].split("; "))}
     assert p == {"regular": pytest.approx(p_fisher(8, 1)), "noisy": pytest.approx(p_fisher(8, 2)),
                  "random_flip": pytest.approx(p_fisher(8, 4))}
-    each = {r["scheme"]: r for r in rows if r["analysis"] == "hypothesis_comparison"}
+    each = {r["comparison"]: r for r in rows if r["analysis"] == "hypothesis_comparison"}
     assert list(each) == ["regular", "noisy", "random_flip"]
     assert float(each["random_flip"]["comparison_p_value"]) == pytest.approx(p_fisher(8, 4))
     assert (each["regular"]["comparison_passes"], each["random_flip"]["comparison_passes"]) == ("true", "false")
