@@ -6,6 +6,7 @@ An annotator never sees a scheme: they see PoolItems (opaque ids and images) onl
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -64,6 +65,10 @@ class Campaign(Freezable, models.Model):
         null=True, blank=True, editable=False,
         help_text="When a researcher first saw results (the report or a CSV of it): a manual exclusion made later "
         "is marked as made after the data was seen.")
+    first_label_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the campaign got its first label. From then on what annotators were shown and the registered "
+        "analysis are frozen, even if every label is deleted later (set and kept by the database).")
 
     class Meta:
         ordering = ["-created_at"]
@@ -75,9 +80,21 @@ class Campaign(Freezable, models.Model):
     def instructions_html(self) -> str:
         return safe_html(self.instructions)
 
+    def labelling_began(self) -> datetime | None:
+        """When the campaign got its first label, read from the database (None before it; the time stays when labels
+        are deleted later). Where the database keeps no such time (SQLite), the first of the labels there are."""
+        if not self.pk:
+            return None
+        began = Campaign.objects.filter(pk=self.pk).values_list("first_label_at", flat=True).first()
+        return began or self.labels.aggregate(first=models.Min("created_at"))["first"]
+
     def frozen_reason(self) -> str:
         n = self.labels.count()
-        return f"This campaign has {n} labels, given under these settings." if n else ""
+        if n:
+            return f"This campaign has {n} labels, given under these settings."
+        began = self.labelling_began()
+        return (f"This campaign got its first label on {began:%Y-%m-%d %H:%M} UTC under these settings (its labels "
+                "have been deleted since)." if began else "")
 
     def save(self, *args, **kwargs) -> None:
         # Pool and votes per image are part of the registration: refused here too, not only in the admin's form.

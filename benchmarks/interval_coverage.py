@@ -13,7 +13,8 @@ random flipping are the same scheme, so the interval of their difference should 
 Prints, per scenario and method, the coverage of each kind of figure (over its schemes or baselines; the lowest and
 highest single figure in brackets) and the null rejection rate. Methods: `crossed` (the report's intervals,
 evaluation.intervals), `wilson` (images as independent, fractions only) and, with --bootstrap, the two-way
-percentile bootstrap (evaluation.stats.two_way_bootstrap).
+percentile bootstrap (evaluation.stats.two_way_bootstrap), the only method with intervals for Fleiss' kappa and
+Krippendorff's alpha (their truth: each scheme's agreement over the very large campaign).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from evaluation import intervals as iv  # noqa: E402
-from evaluation.stats import N_LABELS, consensus, two_way_bootstrap, vote_table, wilson_interval  # noqa: E402
+from evaluation.stats import (  # noqa: E402
+    N_LABELS,
+    consensus,
+    fleiss_kappa,
+    krippendorff_alpha,
+    two_way_bootstrap,
+    vote_table,
+    wilson_interval,
+)
 
 SCHEMES = ("regular", "noisy", "random_flip", "low_active")
 # Scheme logits of L1 creative, L2 novel, L3 not novel or creative, L4 inconclusive.
@@ -105,10 +114,15 @@ def truth(scenario: Scenario, rng, per_scheme: int = 100_000) -> dict[str, float
     items = np.repeat(np.arange(n), VOTES)
     bias = scenario.annotator_sd * rng.standard_normal((len(items), N_LABELS))
     labels = draw_votes(rng, logits[items], bias)
-    state = iv.as_state(consensus(vote_table(items, labels, n), THRESHOLD, POLICY).labels)
+    table = vote_table(items, labels, n)
+    state = iv.as_state(consensus(table, THRESHOLD, POLICY).labels)
     votes = iv.CrossedVotes(items, np.zeros(len(items), dtype=np.int64), state, np.zeros((0, N_LABELS), dtype=np.int64),
                             np.zeros((0, N_LABELS)))
-    return {name: value for name, (value, _) in figures(votes, schemes, scores, variance=False).items()}
+    out = {name: value for name, (value, _) in figures(votes, schemes, scores, variance=False).items()}
+    for s, name in enumerate(SCHEMES):  # the agreement of each scheme's votes (the bootstrap's kappa and alpha)
+        out[f"{name} kappa"] = fleiss_kappa(table[schemes == s], raters=VOTES)
+        out[f"{name} alpha"] = krippendorff_alpha(table[schemes == s])
+    return out
 
 
 def figures(votes: iv.CrossedVotes, schemes: np.ndarray, scores: np.ndarray, variance: bool = True):
@@ -143,7 +157,8 @@ def kind_of(name: str) -> str:
     if "AUC" in name:
         return name
     scheme, what = name.split(" ")
-    return "no-consensus share" if what == "none" else f"{what} fraction"
+    return {"none": "no-consensus share", "kappa": "Fleiss' kappa", "alpha": "Krippendorff's alpha"}.get(
+        what, f"{what} fraction")
 
 
 def crossed_intervals(votes: iv.CrossedVotes, schemes, scores) -> dict[str, iv.Interval | None]:
@@ -186,6 +201,7 @@ def bootstrap_intervals(items, annotators, labels, schemes, scores, n_annotators
         for k in range(N_LABELS):
             out[f"{name} L{k + 1}"] = group.fractions[k]
         out[f"{name} none"] = group.no_consensus
+        out[f"{name} kappa"], out[f"{name} alpha"] = group.kappa, group.alpha
     for name, interval in boot.differences.items():
         out[f"difference vs {name}"] = interval
     for target in TARGETS:

@@ -70,6 +70,13 @@ def _interval(interval) -> list:
 AUC_HEADER = ["metric", "target", "auc", "auc_low", "auc_high", "auc_boot_low", "auc_boot_high", "auc_images",
               "auc_positives", "within_auc", "within_auc_low", "within_auc_high", "within_auc_images",
               "within_auc_positives"]
+# The primary hypothesis (the last rows, scheme = all like the surrogate rows: the schemes are in `hypothesis` and
+# `comparison`): one row with analysis = hypothesis (the claim, its test, how the family is combined, every p-value
+# and the verdict), then one row per registered comparison with analysis = hypothesis_comparison.
+HYPOTHESIS_HEADER = ["hypothesis", "hypothesis_endpoint", "hypothesis_test", "hypothesis_direction",
+                     "hypothesis_family", "hypothesis_alpha", "comparison", "comparison_target_value",
+                     "comparison_value", "comparison_p_value", "comparison_p_adjusted", "comparison_in_direction",
+                     "comparison_passes", "verdict", "verdict_reason"]
 SUMMARY_HEADER = (
     # Intervals: `_low`/`_high` cross images and annotators (evaluation.intervals: the ones to read); `_wilson_`
     # treats images as independent and ignores annotators; `_boot_` is the two-way percentile bootstrap (over-covers).
@@ -97,12 +104,14 @@ SUMMARY_HEADER = (
     # consensus class (analysis = surrogate, scheme = all) with its AUC over the images that have a consensus.
     + [f"{name}_{what}" for name, _ in METRICS for what in ("pool_mean", "pool_n")]
     + AUC_HEADER
+    + HYPOTHESIS_HEADER
 )
 
 
 def summary_rows(report: Report) -> list[list]:
     """The primary analysis (analysis = primary, every column), then one row per scheme and other setting
-    (analysis = sensitivity: its tie policy and inconclusive in the rule columns, the L1 figures and the tests)."""
+    (analysis = sensitivity: its tie policy and inconclusive in the rule columns, the L1 figures and the tests), the
+    surrogate metrics' AUCs (analysis = surrogate) and last the primary hypothesis and its verdict."""
     rows: list[list] = [SUMMARY_HEADER]
     width = len(SUMMARY_HEADER)
     col = {name: i for i, name in enumerate(SUMMARY_HEADER)}
@@ -134,7 +143,7 @@ def summary_rows(report: Report) -> list[list]:
         out += chance + tail
         for name, _ in METRICS:
             out += list(row.metric_means.get(name, (None, None)))
-        out += [None] * len(AUC_HEADER)
+        out += [None] * (len(AUC_HEADER) + len(HYPOTHESIS_HEADER))
         rows.append(out)
     s = report.settings
     for setting in report.sensitivity:
@@ -163,11 +172,47 @@ def summary_rows(report: Report) -> list[list]:
     for m in report.metric_aucs:
         out = [None] * width
         out[col["analysis"]], out[col["scheme"]] = "surrogate", "all"
-        out[col["metric"]:] = [m.metric, m.target, m.auc, *_interval(m.interval), *_interval(m.boot_interval),
-                               m.n_images, m.n_positive, m.within_auc, *_interval(m.within_interval),
-                               m.within_n_images, m.within_n_positive]
+        out[col["metric"]:col["metric"] + len(AUC_HEADER)] = [
+            m.metric, m.target, m.auc, *_interval(m.interval), *_interval(m.boot_interval), m.n_images, m.n_positive,
+            m.within_auc, *_interval(m.within_interval), m.within_n_images, m.within_n_positive]
         out[col["threshold"]:col["threshold"] + len(tail)] = tail
         rows.append(out)
+    return rows + hypothesis_rows(report, width, col, tail)
+
+
+def _p_values(comparisons, adjusted: bool) -> str:
+    return "; ".join(f"{c.baseline}: {'' if p is None else repr(float(p))}"
+                     for c in comparisons for p in [c.p_adjusted if adjusted else c.p_value])
+
+
+def hypothesis_rows(report: Report, width: int, col: dict[str, int], tail: list) -> list[list]:
+    """The verdict row of the primary hypothesis (analysis = hypothesis) and one row per registered comparison
+    (analysis = hypothesis_comparison): the figures `hypothesis.decide` judged, as the report shows them."""
+    from .hypothesis import TESTS, statement
+    from .models import Endpoint
+
+    s, verdict = report.settings, report.verdict
+    claim = [statement(s), s.endpoint, TESTS[Endpoint(s.endpoint)], s.direction, s.family, s.alpha]
+    start = col["hypothesis"]
+    out = [None] * width
+    out[col["analysis"]], out[col["scheme"]] = "hypothesis", "all"  # the schemes are in its own columns
+    out[start:start + len(claim)] = claim
+    comparisons = verdict.comparisons if verdict else []
+    out[col["comparison"]] = ", ".join(s.comparisons)
+    out[col["comparison_p_value"]] = _p_values(comparisons, adjusted=False) or None
+    out[col["comparison_p_adjusted"]] = _p_values(comparisons, adjusted=True) or None
+    out[col["verdict"]] = verdict.word if verdict else "not computed"
+    out[col["verdict_reason"]] = verdict.why if verdict else None
+    out[col["threshold"]:col["threshold"] + len(tail)] = tail
+    rows = [out]
+    for c in comparisons:
+        row = [None] * width
+        row[col["analysis"]], row[col["scheme"]] = "hypothesis_comparison", "all"
+        row[start:start + len(claim)] = claim
+        row[col["comparison"]:col["verdict"]] = [c.baseline, c.target_value, c.baseline_value, c.p_value,
+                                                 c.p_adjusted, c.in_direction, c.passes]
+        row[col["threshold"]:col["threshold"] + len(tail)] = tail
+        rows.append(row)
     return rows
 
 

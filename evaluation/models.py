@@ -4,7 +4,8 @@ They are stored (one row per campaign, edited in the admin) so that every report
 name the exact rule its numbers came from. A campaign without a row uses the defaults below.
 
 Pre-registration: when a campaign opens, the settings in force become its primary analysis (`registered_at` is
-stamped; a row with the defaults is created if there is none). Once the campaign has labels they cannot change:
+stamped; a row with the defaults is created if there is none). Once the campaign has had a label they cannot change
+(deleting every label does not reopen them: the campaign keeps the time of its first label):
 the report shows every other tie policy and treatment of "inconclusive" only as a labelled sensitivity analysis.
 Before the first label nobody has seen any data, so a change is still allowed and moves the stamp.
 """
@@ -113,10 +114,11 @@ class ReportSettings(Freezable, models.Model):
         if self.registered_at is None or not self.campaign_id:
             return ""
         n = self.campaign.labels.count()
-        if not n:
+        if not n and self.campaign.labelling_began() is None:
             return ""
+        given = f"{n} labels have been given since" if n else "labels have been given since (and deleted)"
         return (f"These settings are the campaign's pre-registered primary analysis (registered "
-                f"{timezone.localtime(self.registered_at):%Y-%m-%d %H:%M}) and {n} labels have been given since: other "
+                f"{timezone.localtime(self.registered_at):%Y-%m-%d %H:%M}) and {given}: other "
                 "settings appear on the report as a sensitivity analysis.")
 
     def save(self, *args, **kwargs) -> None:
@@ -137,7 +139,7 @@ class ReportSettings(Freezable, models.Model):
         """Called when a campaign opens (and saved again before its first label): its settings in force (the defaults
         if none) become the primary analysis, and a snapshot of every registered value is stored with its hash."""
         settings, _ = cls.objects.get_or_create(campaign=campaign)
-        if settings.registered_at is None or not campaign.labels.exists():
+        if settings.registered_at is None or campaign.labelling_began() is None:
             settings.registered_at = timezone.now()
             with transaction.atomic():
                 cls.objects.filter(pk=settings.pk).update(registered_at=settings.registered_at)

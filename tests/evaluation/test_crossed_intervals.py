@@ -132,3 +132,39 @@ def test_it_gives_the_auc_within_schemes_beside_the_pooled_one(client, researche
     page = client.get(reverse("evaluation:report", args=[campaign.pk])).content.decode()
     table = page.split('id="metric-auc"', 1)[1].split("</table>", 1)[0]
     assert "within scheme</span> 0.250<span class=\"ci\">[" in table
+
+
+def test_it_keeps_a_negative_annotator_part_and_pays_for_its_noise_with_t():
+    from scipy import stats as sps
+
+    from evaluation import intervals as iv
+
+    # Annotators who do not lean: the annotator part of the L1-share difference is noise around 0. Where it comes
+    # out negative it is kept (not truncated at 0) and the interval uses t at V^2 / var(A) degrees of freedom.
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        n, raters = 60, 12
+        items = np.repeat(np.arange(n), 9)
+        annotators = np.concatenate([rng.choice(raters, 9, replace=False) for _ in range(n)])
+        labels = rng.choice(4, size=len(items), p=[0.35, 0.2, 0.35, 0.1])
+        votes = iv.crossed_votes(items, annotators, labels, n, 3, "plurality_or_none")
+        strata = np.repeat([0, 1], n // 2)
+        groups = {"low_active": strata == 0, "regular": strata == 1}
+        a, b = iv.fraction(groups["low_active"], 0), iv.fraction(groups["regular"], 0)
+        g = (a.contribution(votes.state) - b.contribution(votes.state))[..., None]
+        image, annotator, spread = iv.crossed_variance_parts(votes, g, strata)
+        if -image[0] < annotator[0] < 0:
+            break
+    else:
+        pytest.fail("no draw with a negative annotator part")
+    found = iv.campaign_intervals(votes, groups, target="low_active", baselines=("regular",), confidence=0.95,
+                                  scores={}, auc_targets={}, strata=strata)
+    interval = found.differences["regular"]
+    variance = image[0] + annotator[0]
+    df = variance**2 / spread[0]
+    estimate = a.value(votes.state) - b.value(votes.state)
+    half = sps.t.ppf(0.975, df) * np.sqrt(variance)
+    assert (interval.low, interval.high) == (pytest.approx(estimate - half), pytest.approx(estimate + half))
+    # Truncated at 0 it would have been the image part alone at the normal quantile.
+    assert half != pytest.approx(sps.norm.ppf(0.975) * np.sqrt(image[0]), rel=1e-3)
+    assert iv.satterthwaite_df(variance, 0.0) == np.inf and iv.critical_value(0.95) == sps.norm.ppf(0.975)

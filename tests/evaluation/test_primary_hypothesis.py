@@ -97,3 +97,40 @@ def test_it_refuses_a_hypothesis_that_names_no_scheme_it_knows(campaign):
     settings.comparison_schemes = "low_active, regular"
     with pytest.raises(ValidationError, match="not the target"):
         settings.clean_hypothesis()
+
+
+def test_summary_csv_carries_the_hypothesis_and_its_verdict(client, researcher, campaign):
+    import csv
+    import io
+
+    client.login(username=researcher.username, password=PASSWORD)
+    text = client.get(reverse("evaluation:download", args=[campaign.pk, "summary"])).content.decode()
+    table = list(csv.reader(io.StringIO(text)))
+    assert len({len(row) for row in table}) == 1  # every row as wide as the header
+    rows = list(csv.DictReader(io.StringIO(text)))
+    verdicts = [r for r in rows if r["analysis"] == "hypothesis"]
+    assert len(verdicts) == 1
+    row = verdicts[0]
+    assert row["scheme"] == "all" and row["verdict"] == "Not supported"
+    assert row["hypothesis"].startswith("low_active yields more creative (L1) images than every one of regular")
+    assert (row["hypothesis_test"], row["hypothesis_family"], row["hypothesis_alpha"]) == (
+        "Fisher's exact test, two-sided", "all", "0.05")
+    assert row["comparison"] == "regular, noisy, random_flip" and "random_flip" in row["verdict_reason"]
+    p = {name: float(value) for name, value in
+         (part.split(": ") for part in row["comparison_p_value"].split("; "))}
+    assert p == {"regular": pytest.approx(p_fisher(8, 1)), "noisy": pytest.approx(p_fisher(8, 2)),
+                 "random_flip": pytest.approx(p_fisher(8, 4))}
+    each = {r["comparison"]: r for r in rows if r["analysis"] == "hypothesis_comparison"}
+    assert list(each) == ["regular", "noisy", "random_flip"]
+    assert float(each["random_flip"]["comparison_p_value"]) == pytest.approx(p_fisher(8, 4))
+    assert (each["regular"]["comparison_passes"], each["random_flip"]["comparison_passes"]) == ("true", "false")
+    assert float(each["regular"]["comparison_target_value"]) == 0.8
+    assert float(each["regular"]["comparison_value"]) == 0.1
+    # Beats at least one (Holm over the registered three): supported, with the adjusted p-values in the file.
+    set_report_settings(campaign, family="any")
+    text = client.get(reverse("evaluation:download", args=[campaign.pk, "summary"])).content.decode()
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["analysis"] == "hypothesis")
+    holm = multipletests([p_fisher(8, 1), p_fisher(8, 2), p_fisher(8, 4)], method="holm")[1]
+    adjusted = [float(part.split(": ")[1]) for part in row["comparison_p_adjusted"].split("; ")]
+    assert (row["verdict"], row["hypothesis_family"]) == ("Supported", "any")
+    assert adjusted == [pytest.approx(float(h)) for h in holm]

@@ -92,9 +92,33 @@ def test_it_refuses_to_move_the_snapshot_or_the_campaign_in_the_database(labelle
     with pytest.raises(IntegrityError), transaction.atomic():
         Campaign.objects.filter(pk=labelled.pk).update(annotators_per_image=3)
     # Before the first label the database lets the values move (the model re-registers them).
+    fresh, _ = build_campaign({"regular": [[0, 0, 0, 0]]}, make_annotators(9, "fresh"))
+    ReportSettings.objects.filter(campaign=fresh).update(threshold=4)
+    assert ReportSettings.objects.get(campaign=fresh).threshold == 4
+
+
+def test_deleting_every_label_does_not_reopen_the_registered_values(labelled):
+    first = Campaign.objects.get(pk=labelled.pk).first_label_at
+    assert first is not None
     Label.objects.filter(campaign=labelled).delete()
-    ReportSettings.objects.filter(campaign=labelled).update(threshold=4)
-    assert ReportSettings.objects.get(campaign=labelled).threshold == 4
+    settings = ReportSettings.objects.get(campaign=labelled)
+    settings.threshold = 2
+    with pytest.raises(FrozenError, match="labels have been given since"):
+        settings.save()
+    campaign = Campaign.objects.get(pk=labelled.pk)
+    campaign.annotators_per_image = 5
+    with pytest.raises(FrozenError, match="got its first label"):
+        campaign.save()
+    assert ReportSettings.register(Campaign.objects.get(pk=labelled.pk)).threshold == 3
+    if connection.vendor == "postgresql":
+        with pytest.raises(IntegrityError, match="pre-registered primary analysis"), transaction.atomic():
+            ReportSettings.objects.filter(campaign=labelled).update(threshold=2)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Registration.objects.filter(campaign=labelled).update(snapshot="{}")
+        # The stamp of the first label is kept: clearing or moving it is ignored.
+        Campaign.objects.filter(pk=labelled.pk).update(first_label_at=None)
+        assert Campaign.objects.get(pk=labelled.pk).first_label_at == first
+    assert ReportSettings.objects.get(campaign=labelled).threshold == 3
 
 
 def test_it_flags_a_change_that_went_around_the_database_on_the_report(client, researcher, labelled):
