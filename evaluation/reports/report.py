@@ -130,8 +130,8 @@ class Report:
             ("intervals", f"{s.confidence:.0%}, images and annotators crossed: the variance of each figure's "
                           "linearisation over the images plus the covariance that shared annotators add (each vote "
                           "against one drawn from the image's other votes, its own square left out), Wilson at the "
-                          "effective number of images for shares, normal for differences, normal on the logit scale "
-                          "for AUCs; coverage measured by simulation (benchmarks/interval_coverage.py). summary.csv "
+                          "effective number of images for shares, a t interval for differences and AUCs (the t quantile at "
+                          "the degrees of freedom the annotator part's noise leaves); coverage measured by simulation (benchmarks/interval_coverage.py). summary.csv "
                           f"also has the {s.confidence:.0%} Wilson interval (images as independent, annotators "
                           f"ignored) and the two-way percentile bootstrap ({BOOTSTRAP_RESAMPLES} resamples, seed "
                           f"{BOOTSTRAP_SEED}), which over-covers"),
