@@ -138,6 +138,15 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+_K_STYLES = (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."))
+
+
+def _k_style(rows: list[dict]) -> dict[int, tuple[str, str]]:
+    """k -> (marker, line style): curves of one scheme share a colour, and each k its own marker and line."""
+    ks = sorted({r["k"] for r in rows if r["kind"] == "curve"})
+    return {k: _K_STYLES[i % len(_K_STYLES)] for i, k in enumerate(ks)}
+
+
 def plot(rows: list[dict], path: str | Path, *, profile: ActivationProfile,
          paper: dict[str, float] | None = None, title: str = "") -> None:
     """D_r against the level written, one curve per switching scheme and k, flat lines for regular and noisy,
@@ -149,11 +158,11 @@ def plot(rows: list[dict], path: str | Path, *, profile: ActivationProfile,
 
     colours = {"low_active": "tab:red", "random_flip": "tab:blue", "noisy": "tab:green", "regular": "tab:grey"}
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for k in sorted({r["k"] for r in rows if r["kind"] == "curve"}):
+    for k, (marker, line) in _k_style(rows).items():
         for name in SWITCHING:
             pts = sorted((r["level"], r["dr_amortised_mean"]) for r in rows
                          if r["kind"] == "curve" and r["scheme"] == name and r["k"] == k)
-            ax.plot(*zip(*pts, strict=True), marker="o", color=colours[name], label=f"{name} (k={k})")
+            ax.plot(*zip(*pts, strict=True), marker=marker, ls=line, color=colours[name], label=f"{name} (k={k})")
     for r in rows:
         if r["kind"] == "flat":
             ax.axhline(r["dr_amortised_mean"], color=colours[r["scheme"]], lw=1, label=r["scheme"])
@@ -212,10 +221,10 @@ def plot_frontier(rows: list[dict], path: str | Path, *, title: str = "") -> Non
 
     colours = {"low_active": "tab:red", "random_flip": "tab:blue", "noisy": "tab:green", "regular": "tab:grey"}
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for k in sorted({r["k"] for r in rows if r["kind"] == "curve"}):
+    for k, (marker, line) in _k_style(rows).items():
         for name in SWITCHING:
             x, y = _frontier(rows, name, k)
-            ax.plot(x, y, marker="o", color=colours[name], label=f"{name} (k={k})")
+            ax.plot(x, y, marker=marker, ls=line, color=colours[name], label=f"{name} (k={k})")
     for r in rows:
         if r["kind"] == "flat":
             ax.plot([r["dr_amortised_mean"]], [r["meaning_mean"]], marker="s", color=colours[r["scheme"]],
