@@ -94,5 +94,5 @@ def scorer_for(row: TrainedModel, input_shape: list[int], device: str, on_progre
     train = training_set(row.dataset_name, root=settings.DATA_ROOT, limit=row.train_limit, image_size=size,
                          channels=channels)
     scorer = cc.SurrogateScorer(classifier, train.images, in_classes=in_classes if classifier is not None else None,
-                                device=device)
+                                device=device, on_progress=on_progress)
     return scorer, trained
