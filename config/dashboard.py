@@ -33,7 +33,7 @@ def _work_row(depth: int, kind: str, row: TrainedModel | GenerationJob | PoolBui
     out = Row(depth, kind, str(row), url, status)
     if row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
         out.progress, out.progress_text = row.progress, f"{round(100 * row.progress)}%"
-        out.action = "Wait for a worker" if row.status == JobStatus.QUEUED else "Wait for it to finish"
+        out.action = "Wait for the worker"
     elif row.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         out.action, out.action_url = "See why, then relaunch it or copy it", url
     return out
