@@ -127,3 +127,39 @@ def study_rows(limit: int = SHOWN_MODELS) -> list[Row]:
     for model in models:
         rows += _model_rows(model)
     return rows
+
+
+@dataclass
+class DemoStatus:
+    """The demo that bin/run prepares in the background, while it is not finished: which step, how far."""
+
+    step: int
+    steps: int
+    what: str
+    progress: float | None
+    stopped: str = ""  # why it stopped, when it did (then the page stops refreshing)
+
+    @property
+    def percent(self) -> str:
+        return "" if self.progress is None else f"{round(100 * self.progress)}%"
+
+
+def demo_status() -> DemoStatus | None:
+    """None when there is no demo or it is ready (its campaign exists)."""
+    from annotation.management.commands.demo import DEMO_CAMPAIGN, DEMO_MODEL
+
+    model = TrainedModel.objects.filter(name=DEMO_MODEL).order_by("pk").first()
+    if model is None or Campaign.objects.filter(name=DEMO_CAMPAIGN).exists():
+        return None
+    job = model.jobs.order_by("pk").first()
+    if model.status != JobStatus.SUCCEEDED:
+        row, status = model, DemoStatus(1, 3, "Training the demo model", model.progress)
+    elif job is None or job.status != JobStatus.SUCCEEDED:
+        row = job
+        status = DemoStatus(2, 3, "Generating the demo job's samples and measuring them",
+                            job.progress if job else 0.0)
+    else:
+        return DemoStatus(3, 3, "Building the demo pool and opening its campaign", None)
+    if row is not None and row.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        status.stopped = row.error or row.get_status_display()
+    return status

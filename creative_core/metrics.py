@@ -16,6 +16,7 @@ stops near 0.04). The generating latent as a second start closes that gap; for i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -56,7 +57,8 @@ def dr_amortised(model: nn.Module, images: torch.Tensor, *, batch_size: int = 10
 def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr: float = 0.05, tol: float = 1e-4,
                  batch_size: int = 1000, device=None, progress: bool = True, early_exit: bool = False,
                  check_every: int = 1, starts: list[torch.Tensor] | tuple[torch.Tensor, ...] = (),
-                 random_starts: int = 0, seed: int = 0) -> OptimisedDr:
+                 random_starts: int = 0, seed: int = 0,
+                 on_progress: Callable[[float], None] | None = None) -> OptimisedDr:
     """(n,) min over z of ||x - decode(z)||_2, with per-sample convergence flags.
 
     `starts`: extra starting latents, each (n, latent_dim) (e.g. the z each image was generated from);
@@ -68,6 +70,7 @@ def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr
     batch, so later steps cost less); its value is then the best seen up to its convergence, which can be a
     little above what more steps would reach. `check_every`: how often (in steps) the loop asks whether the
     whole batch has converged (and, with early_exit, drops converged rows): each look waits for the device.
+    `on_progress(fraction)` runs after every step with the share of the work done (images x starts x steps).
     """
     if check_every < 1:
         raise ValueError(f"check_every must be at least 1, got {check_every}")
@@ -78,6 +81,14 @@ def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr
     for p in params:
         p.requires_grad_(False)
     values, conv, most = [], [], 0
+    work, done_before = len(images) * (1 + len(starts)), 0
+
+    def ticker(rows: int) -> Callable[[int], None] | None:
+        if on_progress is None:
+            return None
+        first = done_before
+        return lambda step: on_progress((first + rows * step / steps) / work)
+
     try:
         bar = tqdm(total=len(images), desc="D_r optimised", disable=not progress, unit="img")
         for b, x in enumerate(images.split(batch_size)):
@@ -87,7 +98,9 @@ def dr_optimised(model: nn.Module, images: torch.Tensor, *, steps: int = 200, lr
             best = torch.full((len(x),), torch.inf, device=dev)
             done = torch.zeros(len(x), dtype=torch.bool, device=dev)
             for z0 in z0s:
-                value, conv_z, step = _optimise_batch(model, x, z0, steps, lr, tol, early_exit, check_every)
+                value, conv_z, step = _optimise_batch(model, x, z0, steps, lr, tol, early_exit, check_every,
+                                                      ticker(len(x)))
+                done_before += len(x)
                 better = value < best
                 best, done = torch.where(better, value, best), torch.where(better, conv_z, done)
                 most = max(most, step)
@@ -118,7 +131,8 @@ def _starting_latents(model: nn.Module, images: torch.Tensor, starts, random_sta
 
 
 def _optimise_batch(model: nn.Module, x: torch.Tensor, z0: torch.Tensor, steps: int, lr: float, tol: float,
-                    early_exit: bool, check_every: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+                    early_exit: bool, check_every: int, on_step: Callable[[int], None] | None = None,
+                    ) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(best distance, converged, steps run) for one batch from the starting latents z0; see dr_optimised."""
     b1, b2, eps = 0.9, 0.999, 1e-8
     z = z0.detach().clone()
@@ -151,6 +165,8 @@ def _optimise_batch(model: nn.Module, x: torch.Tensor, z0: torch.Tensor, steps: 
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (v.sqrt() / (1 - b2 ** step) ** 0.5).add_(eps)
             z.addcdiv_(m, denom, value=-lr / (1 - b1 ** step))
+            if on_step is not None:
+                on_step(step)
     else:
         with torch.no_grad():
             best[rows] = torch.minimum(best[rows], _distance(model, x, z))

@@ -16,7 +16,7 @@ From the training images themselves:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -97,6 +97,9 @@ def nearest(queries: torch.Tensor, reference: torch.Tensor, *, batch_size: int =
     return torch.cat(dists), torch.cat(idxs)
 
 
+FEATURE_SLICE = 5000  # training images per progress report while a scorer computes their features
+
+
 class SurrogateScorer:
     """Every surrogate of a batch of images, against one training set and one classifier.
 
@@ -107,7 +110,9 @@ class SurrogateScorer:
     """
 
     def __init__(self, classifier: nn.Module | None, train_images: torch.Tensor, *,
-                 in_classes: Sequence[int] | None = None, batch_size: int = 1000, device=None) -> None:
+                 in_classes: Sequence[int] | None = None, batch_size: int = 1000, device=None,
+                 on_progress: Callable[[float], None] | None = None) -> None:
+        """`on_progress(fraction)`: after each slice of the training images' features (the slow part)."""
         self.device = pick_device(device)
         self.classifier = None if classifier is None else classifier.to(self.device).eval()
         self.batch_size = batch_size
@@ -115,8 +120,12 @@ class SurrogateScorer:
         self.train_pixels = train_images.flatten(1).to(self.device, torch.float32)
         self.train_features = None
         if self.classifier is not None:
-            _, feats = predict(self.classifier, train_images, batch_size=batch_size, device=self.device)
-            self.train_features = feats.to(self.device)
+            feats = []
+            for i, part in enumerate(train_images.split(FEATURE_SLICE)):
+                feats.append(predict(self.classifier, part, batch_size=batch_size, device=self.device)[1])
+                if on_progress is not None:
+                    on_progress(min(1.0, (i + 1) * FEATURE_SLICE / len(train_images)))
+            self.train_features = torch.cat(feats).to(self.device)
 
     def score(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """{name: (n,) float tensor on the CPU} for images (n, C, H, W) in [0, 1], every name of SURROGATE_NAMES

@@ -161,16 +161,56 @@ class _Plateau:
         return self.stale >= self.patience
 
 
+def _new_model(arch: str, shape: tuple, latent_dim: int) -> nn.Module:
+    if arch == "mlp":
+        return MLPVAE(input_shape=shape, latent_dim=latent_dim)
+    if arch == "conv":
+        return ConvVAE(channels=shape[0], image_size=shape[1], latent_dim=latent_dim)
+    raise ValueError(f"unknown arch {arch!r}; use 'mlp' or 'conv'")
+
+
+def _epoch(model: nn.Module, opt, data, dev, step: Callable[[int, float], None],
+           should_stop: Callable[[], bool] | None, epoch: int) -> float:
+    """One pass over the training batches; the mean loss. `step(seen, mean loss so far)` after each batch."""
+    model.train()
+    total, seen = 0.0, 0
+    for x in data:
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"training cancelled in epoch {epoch}")
+        x = x.to(dev)
+        bce, kl = elbo_terms(model, x)
+        loss = (bce + kl).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(x)
+        seen += len(x)
+        step(seen, total / seen)
+    return total / seen
+
+
+def _convergence(history: list[dict], epochs: int, patience: int, min_delta: float, stopped: bool) -> dict:
+    """The meta entries of a run trained until converged: its test ELBO curve and the stopping rule."""
+    curve = [m["test_elbo"] for m in history]
+    best = max(range(len(history)), key=curve.__getitem__)
+    return {"test_elbo_curve": curve,
+            "until_converged": {"max_epochs": epochs, "patience": patience, "min_delta": min_delta,
+                                "stopped": stopped, "best_epoch": best + 1, "best_test_elbo": curve[best],
+                                "weights": "last epoch"}}
+
+
 def train(dataset: str, *, epochs: int = 15, seed: int = 0, latent_dim: int | None = None, arch: str | None = None,
           limit: int | None = None, batch_size: int = 128, lr: float = 1e-3, device: str | None = None,
           root: str | Path | None = None, progress: bool = True,
           on_epoch: Callable[[int, int, dict], None] | None = None,
           should_stop: Callable[[], bool] | None = None, image_size: int = 64, channels: int = 3,
+          on_batch: Callable[[int, int, int], None] | None = None,
           until_converged: bool = False, patience: int = 5, min_delta: float = 0.1) -> Trained:
     """Train the default (or given) architecture on `dataset`; returns the model in eval mode with its metadata.
 
-    `on_epoch(epoch, epochs, metrics)` runs after each epoch (1-based epoch); `should_stop()` is polled every
-    batch and makes train raise Cancelled. Test metrics are computed once, at the end.
+    `on_epoch(epoch, epochs, metrics)` runs after each epoch (1-based epoch); `on_batch(epoch, seen, n_train)`
+    after each batch (images of the epoch seen so far); `should_stop()` is polled every batch and makes train raise
+    Cancelled. Test metrics are computed once, at the end.
 
     `until_converged`: `epochs` becomes the most epochs to run. After each epoch the test ELBO (`evaluate`, the
     computation of the end) is measured on the held-out test split and passed to on_epoch as metrics["test_elbo"];
@@ -193,13 +233,7 @@ def train(dataset: str, *, epochs: int = 15, seed: int = 0, latent_dim: int | No
     train_ds = load_dataset(dataset, train=True, root=root, limit=limit, image_size=image_size, channels=channels)
     test_ds = held_out_split(dataset, root=root, limit=limit, image_size=image_size, channels=channels)
     shape = tuple(train_ds[0][0].shape)
-    if arch == "mlp":
-        model: nn.Module = MLPVAE(input_shape=shape, latent_dim=latent_dim)
-    elif arch == "conv":
-        model = ConvVAE(channels=shape[0], image_size=shape[1], latent_dim=latent_dim)
-    else:
-        raise ValueError(f"unknown arch {arch!r}; use 'mlp' or 'conv'")
-    model.to(dev)
+    model = _new_model(arch, shape, latent_dim).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     n_train = len(train_ds)  # type: ignore[arg-type]
@@ -207,25 +241,17 @@ def train(dataset: str, *, epochs: int = 15, seed: int = 0, latent_dim: int | No
     plateau = _Plateau(patience, min_delta) if until_converged else None
     stopped, last_eval = False, None
     for epoch in range(1, epochs + 1):
-        model.train()
-        total, seen = 0.0, 0
-        bar = tqdm(total=n_train, desc=f"train {dataset} epoch {epoch}/{'<=' if plateau else ''}{epochs}", disable=not progress, unit="img")
-        for x in batches(train_ds, batch_size, shuffle=True, generator=g):
-            if should_stop is not None and should_stop():
-                bar.close()
-                raise Cancelled(f"training cancelled in epoch {epoch}")
-            x = x.to(dev)
-            bce, kl = elbo_terms(model, x)
-            loss = (bce + kl).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(x)
-            seen += len(x)
-            bar.update(len(x))
-            bar.set_postfix(loss=f"{total / seen:.2f}")
-        bar.close()
-        metrics = {"train_loss": total / seen, "seconds": time.time() - start}
+        desc = f"train {dataset} epoch {epoch}/{'<=' if plateau else ''}{epochs}"
+        with tqdm(total=n_train, desc=desc, disable=not progress, unit="img") as bar:
+            def step(seen: int, loss: float, epoch: int = epoch, bar: tqdm = bar) -> None:
+                bar.update(seen - bar.n)
+                bar.set_postfix(loss=f"{loss:.2f}")
+                if on_batch is not None:
+                    on_batch(epoch, seen, n_train)
+
+            loss = _epoch(model, opt, batches(train_ds, batch_size, shuffle=True, generator=g), dev, step,
+                          should_stop, epoch)
+        metrics = {"train_loss": loss, "seconds": time.time() - start}
         if plateau is not None:
             last_eval = evaluate(model, test_ds, dev)
             metrics["test_elbo"] = last_eval["test_elbo"]
@@ -243,10 +269,5 @@ def train(dataset: str, *, epochs: int = 15, seed: int = 0, latent_dim: int | No
             **(last_eval or evaluate(model, test_ds, dev)), "test_bce_floor": bce_floor(test_ds),
             "version": __version__, "device": str(dev), "seconds": time.time() - start, "history": history}
     if plateau is not None:
-        curve = [m["test_elbo"] for m in history]
-        best = max(range(run), key=curve.__getitem__)
-        meta["test_elbo_curve"] = curve
-        meta["until_converged"] = {"max_epochs": epochs, "patience": patience, "min_delta": min_delta,
-                                   "stopped": stopped, "best_epoch": best + 1, "best_test_elbo": curve[best],
-                                   "weights": "last epoch"}
+        meta.update(_convergence(history, epochs, patience, min_delta, stopped))
     return Trained(model=model, meta=meta)

@@ -204,6 +204,11 @@ SPECTACULAR_SETTINGS = {
 # "default". The default broker is kombu's filesystem transport (embedded mode: no server needed, one machine);
 # set CELERY_BROKER_URL=redis://host:6379/0 for compose, CI and several machines.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://") and not CELERY_BROKER_URL[len("filesystem://"):].strip("/"):
+    # The same broker with a host named: without one, kombu warns "No hostname was supplied" on every connection.
+    CELERY_BROKER_URL = "filesystem://localhost//"
+    if "CELERY_BROKER_URL" in os.environ:  # Celery reads the variable before the settings
+        os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
 if CELERY_BROKER_URL.split("://", 1)[0] not in ("redis", "rediss", "filesystem", "memory", "amqp", "pyamqp"):
     raise ImproperlyConfigured(
         f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} names no supported broker; use redis://host:6379/0 or filesystem://"

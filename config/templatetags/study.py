@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
-from config.dashboard import study_rows
+from config.dashboard import demo_status, study_rows
 from config.roles import is_researcher
 
 register = template.Library()
@@ -18,3 +18,9 @@ def study_dashboard(context) -> dict:
     shown = is_researcher(request.user)
     return {"shown": shown, "rows": study_rows() if shown else [],
             "train_url": reverse("admin:generation_trainedmodel_add"), "reports_url": reverse("evaluation:index")}
+
+
+@register.simple_tag(takes_context=True)
+def demo_being_prepared(context):
+    """The demo's DemoStatus for a researcher while bin/run prepares it, else None."""
+    return demo_status() if is_researcher(context["request"].user) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ from ..models import (
 )
 from .common import batch_size, message_of, pool_reserve
 from .matching import matched_schemes
+from .progress import Meter, job_work
 from .results import Results, measured_fields
-from .rows import beat, claim, fail, requeue, send
+from .rows import claim, fail, requeue, send
 from .surrogates import scorer_for
 
 log = logging.getLogger(__name__)
@@ -144,82 +146,165 @@ def run_job(job_id: int) -> None:
         fail(job, message_of(exc))
 
 
-def _run(job: GenerationJob) -> None:
-    import torch
+TIMED = ("load", "generate", "dr_amortised", "dr_optimised", "classifier", "surrogates", "write_images", "save")
 
+
+@dataclass
+class _Run:
+    """What a running job holds between its steps: the model and schemes, the scorer, the columns of the results
+    file gathered batch by batch, the timings and the progress meter."""
+
+    job: GenerationJob
+    model: Any
+    profile: Any
+    names: list[str]
+    schemes: list
+    timings: dict[str, float]
+    meter: Meter | None = None
+    scorer: Any = None
+    cols: dict[str, list] = field(default_factory=dict)
+    reserve: list[list[np.ndarray]] = field(default_factory=list)
+    infos: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def keep(self) -> int:
+        return min(self.job.samples_per_scheme, pool_reserve())
+
+    def lap(self, key: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[key] += now - since
+        return now
+
+
+def _run(job: GenerationJob) -> None:
+    t0 = time.monotonic()
+    run = _prepare(job)
+    run.timings["load"] = time.monotonic() - t0
+    _set_up_scorer(run)
+    n, bs = job.samples_per_scheme, batch_size()
+    # Batches outside, schemes inside: images written for a batch (write_all_images) mix every scheme.
+    for start in range(0, n, bs):
+        count = min(bs, n - start)
+        entries: list[dict] = []
+        for s_i in range(len(run.names)):
+            entries += _measure(run, s_i, start, count)
+        if entries:
+            t = time.monotonic()
+            _write_samples(job, entries)
+            run.lap("write_images", t)
+            run.meter.add(run.meter.share("write_images", len(entries), n * len(run.names)))
+    _finish(run, t0)
+
+
+def _prepare(job: GenerationJob) -> _Run:
+    """The job's model, profile and schemes, checked."""
     import creative_core as cc
 
-    timings: dict[str, float] = {"load": 0.0, "generate": 0.0, "dr_amortised": 0.0, "dr_optimised": 0.0,
-                                 "classifier": 0.0, "surrogates": 0.0, "write_images": 0.0, "save": 0.0}
-    t0 = time.monotonic()
     check_runnable(job)
     model, profile = load_model(job, job.device)
     problems = cc.check_schemes(job.schemes, profile.n_units, profile)
     if problems:  # refused by the form too; this catches jobs made by scripts
         raise JobError(" ".join(f"{why[:1].upper()}{why[1:]}." for why in problems.values()))
-    t = time.monotonic()
-    timings["load"] = t - t0
-    scorer, timings["classifier"] = scorer_for(job.trained_model, list(model.input_shape), job.device)
-    # the training images and their features, for the nearest-neighbour distances (then the scoring, per batch)
-    timings["surrogates"] = time.monotonic() - t - timings["classifier"]
-    names, n, bs = _schemes(job), job.samples_per_scheme, batch_size()
+    names = _schemes(job)
     schemes = [cc.make_scheme(name, **(job.schemes.get(name) or {})) for name in names]
     if job.match_novelty:
         schemes = matched_schemes(job, model, profile, names, schemes)
-    infos: dict[str, dict] = {}
-    total, done = len(names) * n, 0
-    cols: dict[str, list] = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv",
-                                             *cc.SURROGATE_NAMES)}
-    keep = min(n, pool_reserve())
-    reserve: list[list[np.ndarray]] = [[] for _ in names]
-    # Batches outside, schemes inside: images written for a batch (write_all_images) mix every scheme.
-    for start in range(0, n, bs):
-        count = min(bs, n - start)
-        index = np.arange(start, start + count, dtype=np.int32)
-        entries: list[dict] = []
-        for s_i, (name, scheme) in enumerate(zip(names, schemes, strict=True)):
-            t = time.monotonic()
-            out = cc.generate(model, profile, scheme, count, seed=job.seed, batch_size=bs, device=job.device,
-                              progress=False, start=start, **_data_of(job))
-            t1 = time.monotonic()
-            timings["generate"] += t1 - t
-            dra = cc.dr_amortised(model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
-            t2 = time.monotonic()
-            timings["dr_amortised"] += t2 - t1
-            if job.optimise_dr:
-                beat(job)  # the optimised D_r is the longest step: a heartbeat before it too
-                # two starts: the encoder mean and the image's own generating latent (see cc.dr_optimised)
-                opt = cc.dr_optimised(model, out.images, steps=job.optimise_steps, batch_size=bs, device=job.device,
-                                      progress=False, starts=[out.z])
-                dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)
-            else:
-                dro, conv = np.full(count, np.nan, dtype=np.float32), np.zeros(count, dtype=bool)
-            t3 = time.monotonic()
-            timings["dr_optimised"] += t3 - t2
-            scores = {k: v.numpy().astype(np.float32) for k, v in scorer.score(out.images).items()}
-            timings["surrogates"] += time.monotonic() - t3
-            units = out.units.numpy().astype(np.int32)
-            noise = out.noise_seed.numpy() if out.noise_seed is not None else np.full(count, -1, dtype=np.int64)
-            z = out.z.numpy().astype(np.float32)
-            for key, value in (("scheme", np.full(count, s_i, dtype=np.int8)), ("index", index), ("units", units),
-                               ("noise_seed", noise), ("z", z), ("dra", dra), ("dro", dro), ("conv", conv),
-                               *scores.items()):
-                cols[key].append(value)
-            infos[name] = out.info or {}
-            if start < keep:
-                kept = out.images[: keep - start].clamp(0, 1).mul(255).round().to(dtype=torch.uint8)
-                reserve[s_i].append(kept.numpy())
-            if job.write_all_images:
-                entries += [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
-                             "noise_seed": noise[i], "z": z[i],
-                             "fields": measured_fields(dra[i], dro[i], conv[i], {k: v[i] for k, v in scores.items()})}
-                            for i in range(count)]
-            done += count
-            beat(job, 0.99 * done / total)  # also the cancellation check, between batches
-        if entries:
-            t = time.monotonic()
-            _write_samples(job, entries)
-            timings["write_images"] += time.monotonic() - t
+    run = _Run(job, model, profile, names, schemes, timings=dict.fromkeys(TIMED, 0.0))
+    run.cols = {k: [] for k in ("scheme", "index", "units", "noise_seed", "z", "dra", "dro", "conv",
+                                *cc.SURROGATE_NAMES)}
+    run.reserve = [[] for _ in names]
+    trained = job.trained_model
+    n_train = int(trained.metrics.get("n_train") or trained.train_limit or 60_000)
+    run.meter = Meter(job, job_work(job, n_train, len(names)))
+    return run
+
+
+def _set_up_scorer(run: _Run) -> None:
+    """The surrogate scorer: the training images and their features, for the nearest-neighbour distances (then
+    the scoring, per batch)."""
+    t = time.monotonic()
+    setup = run.meter.work["setup"]
+    run.scorer, run.timings["classifier"] = scorer_for(run.job.trained_model, list(run.model.input_shape),
+                                                       run.job.device, on_progress=run.meter.within(setup))
+    run.timings["surrogates"] = time.monotonic() - t - run.timings["classifier"]
+    run.meter.add(setup)
+
+
+def _measure(run: _Run, s_i: int, start: int, count: int) -> list[dict]:
+    """Generate and measure `count` samples of one scheme from `start`; the entries to write as images when the
+    job writes them all. Each phase moves the progress bar by its share."""
+    import creative_core as cc
+
+    job, meter = run.job, run.meter
+    of, bs = job.samples_per_scheme * len(run.names), batch_size()
+    t = time.monotonic()
+    out = cc.generate(run.model, run.profile, run.schemes[s_i], count, seed=job.seed, batch_size=bs,
+                      device=job.device, progress=False, start=start, **_data_of(job))
+    t = run.lap("generate", t)
+    meter.add(meter.share("generate", count, of))
+    dra = cc.dr_amortised(run.model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)
+    t = run.lap("dr_amortised", t)
+    meter.add(meter.share("dr_amortised", count, of))
+    if job.optimise_dr:
+        share = meter.share("dr_optimised", count, of)
+        # two starts: the encoder mean and the image's own generating latent (see cc.dr_optimised)
+        opt = cc.dr_optimised(run.model, out.images, steps=job.optimise_steps, batch_size=bs, device=job.device,
+                              progress=False, starts=[out.z], on_progress=meter.within(share))
+        dro, conv = opt.values.numpy().astype(np.float32), opt.converged.numpy().astype(bool)
+        meter.add(share)
+    else:
+        dro, conv = np.full(count, np.nan, dtype=np.float32), np.zeros(count, dtype=bool)
+    t = run.lap("dr_optimised", t)
+    scores = _scores(run, out.images, meter.share("surrogates", count, of))
+    run.lap("surrogates", t)
+    return _gather(run, s_i, start, out, {"dra": dra, "dro": dro, "conv": conv}, scores)
+
+
+def _scores(run: _Run, images, share: float) -> dict[str, np.ndarray]:
+    """The surrogate metrics of the images, a slice at a time so that the bar moves through them too."""
+    parts = [{k: v.numpy().astype(np.float32) for k, v in run.scorer.score(part).items()}
+             for part in _slices(images, run.meter, share)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _slices(images, meter: Meter, share: float, size: int = 250):
+    for part in images.split(size):
+        yield part
+        meter.add(share * len(part) / len(images))
+
+
+def _gather(run: _Run, s_i: int, start: int, out, measured: dict[str, np.ndarray],
+            scores: dict[str, np.ndarray]) -> list[dict]:
+    """Append one scheme's batch to the results' columns (and the pool reserve); its image entries when the job
+    writes every image."""
+    import torch
+
+    job, name, count = run.job, run.names[s_i], len(out.images)
+    index = np.arange(start, start + count, dtype=np.int32)
+    units = out.units.numpy().astype(np.int32)
+    noise = out.noise_seed.numpy() if out.noise_seed is not None else np.full(count, -1, dtype=np.int64)
+    z = out.z.numpy().astype(np.float32)
+    for key, value in (("scheme", np.full(count, s_i, dtype=np.int8)), ("index", index), ("units", units),
+                       ("noise_seed", noise), ("z", z), *measured.items(), *scores.items()):
+        run.cols[key].append(value)
+    run.infos[name] = out.info or {}
+    if start < run.keep:
+        kept = out.images[: run.keep - start].clamp(0, 1).mul(255).round().to(dtype=torch.uint8)
+        run.reserve[s_i].append(kept.numpy())
+    if not job.write_all_images:
+        return []
+    dra, dro, conv = measured["dra"], measured["dro"], measured["conv"]
+    return [{"scheme": name, "index": int(index[i]), "image": out.images[i], "units": units[i],
+             "noise_seed": noise[i], "z": z[i],
+             "fields": measured_fields(dra[i], dro[i], conv[i], {k: v[i] for k, v in scores.items()})}
+            for i in range(count)]
+
+
+def _finish(run: _Run, t0: float) -> None:
+    """Write the results file and the summary; the job succeeds (unless it was cancelled meanwhile)."""
+    import creative_core as cc
+
+    job, cols, names = run.job, run.cols, run.names
     t = time.monotonic()
     width = max(u.shape[1] for u in cols["units"])
     results = Results(
@@ -227,18 +312,18 @@ def _run(job: GenerationJob) -> None:
         units=_pad(cols["units"], width), noise_seed=np.concatenate(cols["noise_seed"]), z=np.concatenate(cols["z"]),
         dr_amortised=np.concatenate(cols["dra"]), dr_optimised=np.concatenate(cols["dro"]),
         converged=np.concatenate(cols["conv"]),
-        reserve=np.stack([np.concatenate(r) for r in reserve]) if keep else None,
+        reserve=np.stack([np.concatenate(r) for r in run.reserve]) if run.keep else None,
         metrics={k: np.concatenate(cols[k]) for k in cc.SURROGATE_NAMES},
     )
-    summary = {name: _scheme_summary(results, s_i, job.optimise_dr, schemes[s_i].params, infos[name])
+    summary = {name: _scheme_summary(results, s_i, job.optimise_dr, run.schemes[s_i].params, run.infos[name])
                for s_i, name in enumerate(names)}
     name = f"results/{new_public_id()}.npz"
     results.save(name)
-    timings["save"] = time.monotonic() - t
-    timings["total"] = time.monotonic() - t0
+    run.timings["save"] = time.monotonic() - t
+    run.timings["total"] = time.monotonic() - t0
     old = job.results.name if job.results else ""
     finished = GenerationJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-        status=JobStatus.SUCCEEDED, progress=1.0, results=name, summary=_jsonable(summary), timings=timings,
+        status=JobStatus.SUCCEEDED, progress=1.0, results=name, summary=_jsonable(summary), timings=run.timings,
         finished_at=timezone.now(), heartbeat_at=timezone.now(),
     )
     stale = name if not finished else old

@@ -63,9 +63,10 @@ def train_classifier_for(row: TrainedModel, input_shape: list[int], *, device: s
         row.refresh_from_db(fields=["metrics", "classifier"])
 
 
-def scorer_for(row: TrainedModel, input_shape: list[int], device: str):
+def scorer_for(row: TrainedModel, input_shape: list[int], device: str, on_progress=None):
     """The SurrogateScorer of a model's samples: its classifier (trained now when it has none) and its own
-    training images. Returns (scorer, seconds spent training a classifier)."""
+    training images. Returns (scorer, seconds spent training a classifier). `on_progress(fraction)`: while the
+    training images' features are computed."""
     import creative_core as cc
     from creative_core.classifier import load_classifier
     from creative_core.datasets import training_set
@@ -93,5 +94,5 @@ def scorer_for(row: TrainedModel, input_shape: list[int], device: str):
     train = training_set(row.dataset_name, root=settings.DATA_ROOT, limit=row.train_limit, image_size=size,
                          channels=channels)
     scorer = cc.SurrogateScorer(classifier, train.images, in_classes=in_classes if classifier is not None else None,
-                                device=device)
+                                device=device, on_progress=on_progress)
     return scorer, trained

@@ -89,3 +89,14 @@ def test_a_start_of_the_wrong_shape_is_refused(tiny):
     x = torch.rand(4, 1, 28, 28)
     with pytest.raises(ValueError, match="starting latent must have shape"):
         cc.dr_optimised(tiny.model, x, steps=2, progress=False, starts=[torch.zeros(3, tiny.model.latent_dim)])
+
+
+def test_optimised_dr_reports_its_progress_step_by_step(tiny, tiny_profile):
+    s = cc.generate(tiny.model, tiny_profile, "regular", 20, seed=0, progress=False)
+    seen: list[float] = []
+    opt = cc.dr_optimised(tiny.model, s.images, steps=10, tol=0.0, batch_size=8, progress=False, starts=[s.z],
+                          on_progress=seen.append)
+    quiet = cc.dr_optimised(tiny.model, s.images, steps=10, tol=0.0, batch_size=8, progress=False, starts=[s.z])
+    torch.testing.assert_close(opt.values, quiet.values)  # reporting changes nothing
+    assert seen == sorted(seen) and len(seen) == 3 * 2 * 10  # 3 batches x 2 starts x 10 steps, rising
+    assert 0 < seen[0] < 0.1 and seen[-1] == 1.0

@@ -21,6 +21,14 @@ def test_it_reports_each_epoch_and_returns_metadata(data_root):
     assert t.meta["arch"] == "mlp" and t.meta["latent_dim"] == 50 and t.meta["test_elbo"] < 0
 
 
+def test_it_reports_its_progress_within_each_epoch(data_root):
+    seen = []
+    t = cc.train("mnist", epochs=2, limit=300, batch_size=100, root=data_root, progress=False, device="cpu",
+                 on_batch=lambda epoch, done, n: seen.append((epoch, done, n)))
+    assert seen == [(e, done, 300) for e in (1, 2) for done in (100, 200, 300)]
+    assert t.meta["epochs"] == 2
+
+
 def test_it_trains_until_the_test_elbo_stops_improving(data_root):
     seen = []
     kw = {"limit": 300, "root": data_root, "progress": False, "device": "cpu", "until_converged": True}

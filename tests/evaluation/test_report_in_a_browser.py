@@ -68,8 +68,17 @@ def test_it_reads_the_report_on_a_desktop_and_a_phone(browser, live_server):
         # The page itself never scrolls sideways: wide tables scroll inside their own box.
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= size["width"] + 1, width
+        if name == "desktop":  # and in a 1280-pixel window no table needs its box's scrolling either
+            assert wide_tables(page) == []
         shot(page, f"report-{name}")
         page.close()
+
+
+def wide_tables(page) -> list[str]:
+    """'<table id> <width>' of each table wider than its scrolling box."""
+    return page.evaluate("[...document.querySelectorAll('.report .scroll')]"
+                         ".filter(box => box.scrollWidth > box.clientWidth + 1)"
+                         ".map(box => `${box.querySelector('table').id} ${box.scrollWidth} > ${box.clientWidth}`)")
 
 
 def test_it_shows_the_surrogate_metrics_and_the_gallery(browser, live_server):

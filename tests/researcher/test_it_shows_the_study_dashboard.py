@@ -77,3 +77,28 @@ def test_it_hides_rows_nobody_adds_by_hand(labelled_campaign, client):
 def test_it_flags_a_campaign_where_no_consensus_is_possible(rita, study_pool):
     Campaign.objects.create(name="Pilot", pool=study_pool, annotators_per_image=2)
     assert "no consensus possible" in dashboard(rita)
+
+
+def test_it_shows_the_demo_being_prepared_until_its_campaign_is_open(rita, ready_model, study_pool):
+    from annotation.management.commands.demo import DEMO_CAMPAIGN, DEMO_MODEL
+    from generation.models import GenerationJob, JobStatus, TrainedModel
+
+    def section() -> str:
+        page = rita.get(reverse("admin:index")).content.decode()
+        found = re.search(r'<section id="demo-progress".*?</section>', page, re.S)
+        return found.group(0) if found else ""
+
+    assert section() == ""  # no demo: nothing said
+    demo = TrainedModel.objects.create(name=DEMO_MODEL, dataset="mnist", epochs=3, status=JobStatus.RUNNING,
+                                       progress=0.42)
+    assert "Step 1 of 3" in section() and "42%" in section()
+    assert 'http-equiv="refresh"' in rita.get(reverse("admin:index")).content.decode()
+    TrainedModel.objects.filter(pk=demo.pk).update(status=JobStatus.SUCCEEDED)
+    job = GenerationJob.objects.create(trained_model=demo, samples_per_scheme=10, status=JobStatus.RUNNING,
+                                       progress=0.5)
+    assert "Step 2 of 3" in section() and "50%" in section()
+    GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error="Out of memory.")
+    assert "stopped: Out of memory." in section() and "bin/run" in section()
+    assert 'http-equiv="refresh"' not in rita.get(reverse("admin:index")).content.decode()
+    Campaign.objects.create(name=DEMO_CAMPAIGN, pool=study_pool)
+    assert section() == ""

@@ -6,9 +6,13 @@ Idempotent: every object is found by its demo name first, so a second run reuses
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import secrets
+import threading
+import time
+from contextlib import contextmanager
 
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
@@ -36,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=DEMO_TRAINING["batch_size"], help="training batch")
         parser.add_argument("--classifier-limit", type=int, default=20_000,
                             help="training images of the classifier behind the surrogate metrics (0: all)")
-        parser.add_argument("--samples", type=int, default=1_000, help="samples per scheme in the job")
+        parser.add_argument("--samples", type=int, default=200, help="samples per scheme in the job")
         parser.add_argument("--per-scheme", type=int, default=25, help="images per scheme in the pool")
         parser.add_argument("--attention-checks", type=int, default=5)
         parser.add_argument("--attention-kind", default=AttentionKind.RECONSTRUCTION,
@@ -44,7 +48,12 @@ class Command(BaseCommand):
         parser.add_argument("--accept-spottable-checks", action="store_true",
                             help="build the pool even if its attention checks can be told from its images by look "
                                  "(e.g. a model trained too briefly to reconstruct)")
-        parser.add_argument("--optimise-dr", action="store_true", help="also compute the optimised D_r (slower)")
+        parser.add_argument("--optimise-dr", action=argparse.BooleanOptionalAction, default=True,
+                            help="also compute the optimised D_r, so the report's column has values (the slowest "
+                                 "step of the job; --no-optimise-dr: the amortised D_r only)")
+        parser.add_argument("--optimise-steps", type=int, default=100, help="steps of the optimised D_r")
+        parser.add_argument("--progress-every", type=float, default=10.0,
+                            help="seconds between progress lines while training and generating")
         parser.add_argument("--annotators", type=int, default=9, help="demo annotator accounts demo1..N")
         parser.add_argument("--password", default="", help="for the demo accounts (default: $DEMO_PASSWORD, else $ANNOTATOR_PASSWORD, else generated for new ones)")
 
@@ -82,8 +91,9 @@ class Command(BaseCommand):
             images = f"{model.train_limit:,}" if model.train_limit else "all"
             self.stdout.write(f"training {model.dataset_name} ({images} images, {model.epochs} epochs, "
                               f"batch {opts['batch_size']})...")
-            services.train_model(model.pk, batch_size=opts["batch_size"],
-                                 classifier_limit=opts["classifier_limit"] or None)
+            with self.reporting(model, "training", opts["progress_every"]):
+                services.train_model(model.pk, batch_size=opts["batch_size"],
+                                     classifier_limit=opts["classifier_limit"] or None)
             model.refresh_from_db()
             if not model.is_ready:
                 raise CommandError(f"training failed: {model.error or model.status}")
@@ -99,11 +109,15 @@ class Command(BaseCommand):
             job = GenerationJob.objects.create(
                 trained_model=model, schemes={name: {} for name in cc.SCHEME_NAMES},
                 samples_per_scheme=opts["samples"], optimise_dr=opts["optimise_dr"],
+                optimise_steps=opts["optimise_steps"],
             )
         if job.status != JobStatus.SUCCEEDED:
             self.restart(job)
-            self.stdout.write(f"generating {job.samples_per_scheme} samples per scheme...")
-            services.run_job(job.pk)
+            optimised = f", optimised D_r with {job.optimise_steps} steps" if job.optimise_dr else ""
+            self.stdout.write(f"generating {job.samples_per_scheme} samples per scheme and measuring them "
+                              f"(surrogate metrics, amortised D_r{optimised})...")
+            with self.reporting(job, "generation", opts["progress_every"]):
+                services.run_job(job.pk)
             job.refresh_from_db()
             if job.status != JobStatus.SUCCEEDED:
                 raise CommandError(f"the job failed: {job.error or job.status}")
@@ -117,6 +131,34 @@ class Command(BaseCommand):
         return services.build_pool(job, per_scheme=opts["per_scheme"], seed=0, name=DEMO_POOL,
                                    attention_checks=opts["attention_checks"], attention_kind=opts["attention_kind"],
                                    accept_spottable_checks=opts["accept_spottable_checks"])
+
+    @contextmanager
+    def reporting(self, row: TrainedModel | GenerationJob, what: str, every: float):
+        """A line every `every` seconds with the row's progress (as its worker code writes it), elapsed time and
+        an estimate of the time left, while the block runs."""
+        stop = threading.Event()
+        start = time.monotonic()
+
+        def watch() -> None:
+            from django.db import connection
+
+            try:
+                while not stop.wait(every):
+                    progress = type(row).objects.filter(pk=row.pk).values_list("progress", flat=True).first()
+                    if progress is not None:
+                        self.stdout.write(f"  {what}: {progress_line(progress, time.monotonic() - start)}")
+                        self.stdout.flush()
+            finally:
+                connection.close()
+
+        watcher = threading.Thread(target=watch, name=f"demo {what} progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+        self.stdout.write(f"  {what}: done in {duration(time.monotonic() - start)}")
 
     def restart(self, row: TrainedModel | GenerationJob) -> None:
         """A failed or interrupted earlier run starts again from the queue."""
@@ -139,3 +181,16 @@ class Command(BaseCommand):
             user.groups.add(group)
             users.append(user)
         return users, shown
+
+
+def duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def progress_line(progress: float, elapsed: float) -> str:
+    """"37% after 1 min 20 s, about 2 min 16 s left" (no estimate before 3%: too early to tell)."""
+    line = f"{100 * progress:.0f}% after {duration(elapsed)}"
+    if 0.03 <= progress < 1:
+        line += f", about {duration(elapsed * (1 - progress) / progress)} left"
+    return line
