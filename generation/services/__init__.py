@@ -28,16 +28,8 @@ from ..errors import JobError, Stopped
 from .archive import CSV_COLUMNS, write_archive
 from .common import batch_size, pick_device, pool_reserve
 from .jobs import check_runnable, launch_job, run_job, scheme_fit_problems
-from .pools import (
-    attention_supply_problem,
-    build_pool,
-    check_pool_request,
-    fail_stale_work,
-    launch_pool_build,
-    pool_problems,
-    run_pool_build,
-    training_set_size,
-)
+from .pool_requests import attention_supply_problem, check_pool_request, pool_problems, training_set_size
+from .pools import build_pool, fail_stale_work, launch_pool_build, run_pool_build
 from .previews import job_scheme_dr, paired_grid, preview_grid
 from .results import Results
 from .rows import cancel, progress_of

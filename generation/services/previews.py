@@ -10,7 +10,8 @@ import numpy as np
 from ..errors import JobError
 from ..models import GenerationJob
 from .common import pick_device
-from .jobs import check_runnable, load_model, ordered_summary, regenerate
+from .jobs import check_runnable, load_model
+from .remake import ordered_summary, regenerate
 
 
 def job_scheme_dr(job: GenerationJob) -> dict[str, dict]:

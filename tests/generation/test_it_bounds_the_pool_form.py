@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from generation import services
 from generation.models import GenerationJob, PoolBuild, PoolItem, Sample, SamplePool
-from generation.services import pools
+from generation.services import pool_requests
 from tests.generation.conftest import run_finished_job
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_it_refuses_an_absurd_number_in_the_form(rita, finished_job, field, valu
 
 
 def test_it_refuses_more_attention_checks_than_the_training_set(rita, finished_job, monkeypatch):
-    monkeypatch.setattr(pools, "training_set_size", lambda job, train=True: 3)
+    monkeypatch.setattr(pool_requests, "training_set_size", lambda job, train=True: 3)
     before = media_files()
     response = rita.post(reverse("admin:generation_generationjob_pool", args=[finished_job.pk]),
                          {"per_scheme": 2, "attention_checks": 4, "seed": 0})
