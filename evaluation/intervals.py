@@ -31,7 +31,7 @@ checked: a V of 0 or less is no variance, and the estimate says nothing about th
 every annotator's votes balance out over the images, each annotator's total near 0): the interval falls back to the
 image part alone at the normal quantile, as an analysis of images that ignores annotators would. When annotators matter little next to the images, df is large and t is the normal quantile; when the
 annotator part is large or uncertain, the interval widens by what its uncertainty costs. The same rule for every
-figure; nothing in it is fitted to the simulation.
+figure; its one choice the simulation informed is the factor of df, stated above.
 
 No vote is ever duplicated, so the 3-of-9 rule is applied only to real tables of votes and the interval is centred
 at the estimate. Shares get a Wilson interval at the effective number of images (the number that would give the same
