@@ -179,7 +179,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         kwargs.pop("seed")
         out = a.out or ("runs/reproduce-seeds-all" if a.all else f"runs/reproduce-seeds-{a.dataset.replace('+', '-')}")
         _rows, summary = reproduce_seeds(ALL_DATASETS if a.all else (a.dataset,), list(range(a.seed, a.seed + seeds)),
-                                         out=out, log=log, **kwargs)
+                                         out=out, log=log, resume=a.resume, **kwargs)
         print(format_seeds(summary))
         print(f"took {time.time() - t0:.0f} s")
         return
@@ -384,6 +384,9 @@ def _add_paper_commands(sub: argparse._SubParsersAction) -> None:
                    help="train this many models (seeds SEED, SEED+1, ...) and report every D_r and ratio as mean "
                         "+- s.d. across them with a 95%% interval (default 3, or 1 with --checkpoint; 1: one model, "
                         "the single-model layout)")
+    r.add_argument("--resume", action="store_true",
+                   help="with --seeds: keep each seed's finished run (same settings, in OUT/DATASET/seed-S/) instead "
+                        "of training it again, so an interrupted run goes on where it stopped")
     r.add_argument("--limit", type=int, help="train and profile on a subset (smoke tests only)")
     r.add_argument("--early-exit", action="store_true",
                    help="optimised D_r: a converged sample stops being optimised (faster; see dr_optimised)")

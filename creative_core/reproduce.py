@@ -243,12 +243,56 @@ def format_seeds(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# The settings a finished seed's params.json must match for `resume` to keep it (name in params.json, keyword).
+_RUN_SETTINGS = (("samples_per_scheme", "samples", 10_000), ("limit", "limit", None),
+                 ("batch_size", "batch_size", 1000))
+_OPTIMISER_SETTINGS = (("steps", 200), ("lr", 0.05), ("tol", 1e-4), ("early_exit", False), ("check_every", 1))
+
+
+def _finished_run(folder: Path, dataset: str, seed: int, kwargs: dict) -> list[dict] | None:
+    """The rows of a finished reproduce() in `folder` when it ran with these settings, else None (run it again)."""
+    try:
+        params = json.loads((folder / "params.json").read_text())
+        with open(folder / "results.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, ValueError):
+        return None
+    samples = kwargs.get("samples", 10_000)
+    opt = kwargs.get("optimised_samples")
+    wanted = {"dataset": dataset, "seed": seed, "library_version": __version__,
+              "optimised_samples_per_scheme": samples if opt is None else min(opt, samples),
+              **{name: kwargs.get(key, default) for name, key, default in _RUN_SETTINGS}}
+    if any(params.get(k) != v for k, v in wanted.items()):
+        return None
+    if any(params.get("dr_optimised", {}).get(k) != kwargs.get(k, d) for k, d in _OPTIMISER_SETTINGS):
+        return None
+    if params.get("model_meta", {}).get("epochs") != kwargs.get("epochs", 15):
+        return None
+    if [r["scheme"] for r in rows] != list(ROW_ORDER):
+        return None
+    return [{k: _cell(k, v) for k, v in r.items()} for r in rows]
+
+
+def _cell(key: str, value: str) -> str | int | float | None:
+    """A results.csv cell back as reproduce() returned it."""
+    if key in ("dataset", "scheme"):
+        return value
+    if value == "":
+        return None
+    return int(value) if key in ("optimised_steps", "n_amortised", "n_optimised") else float(value)
+
+
 def reproduce_seeds(datasets: tuple[str, ...], seeds: list[int], *, out: str | Path | None = None,
-                    log: Callable[[str], None] | None = None, **kwargs) -> tuple[list[dict], list[dict]]:
+                    log: Callable[[str], None] | None = None, resume: bool = False,
+                    **kwargs) -> tuple[list[dict], list[dict]]:
     """reproduce() for every data set and training seed (into out/<data set>/seed-<s>/), then the spread across
     models: out/results.csv (every model's rows, with their seed), out/across_seeds.csv and out/table.md.
     Returns (rows, summary). Seed-to-seed variation is far larger than a model's standard error, so a comparison
-    with the paper needs the interval across models."""
+    with the paper needs the interval across models.
+
+    `resume`: a seed whose folder already holds a finished run with the same settings (params.json) is kept, not
+    trained again, so an interrupted run goes on where it stopped, and seeds run apart (e.g. `--seed 1 --seeds 1
+    --out OUT/<data set>/seed-1`, one per core) are gathered into one table."""
     if kwargs.get("checkpoint"):
         raise ValueError("several seeds train one model each; leave out the checkpoint")
     out = Path(out or "runs/reproduce-seeds")
@@ -258,8 +302,13 @@ def reproduce_seeds(datasets: tuple[str, ...], seeds: list[int], *, out: str | P
         for seed in seeds:
             if log is not None:
                 log(f"== {dataset}, training seed {seed}")
-            got = reproduce(dataset, seed=seed, out=out / dataset.replace("+", "-") / f"seed-{seed}", log=log,
-                            **kwargs)
+            folder = out / dataset.replace("+", "-") / f"seed-{seed}"
+            got = _finished_run(folder, dataset, seed, kwargs) if resume else None
+            if got is not None:
+                if log is not None:
+                    log(f"[{dataset}] seed {seed}: kept the finished run in {folder} (same settings)")
+            else:
+                got = reproduce(dataset, seed=seed, out=folder, log=log, **kwargs)
             rows += [{**r, "seed": seed} for r in got]
     summary = across_seeds(rows)
     for name, data in (("results.csv", rows), ("across_seeds.csv", summary)):

@@ -114,3 +114,29 @@ def test_reproduce_reports_the_spread_across_training_seeds(data_root, tmp_path,
     assert float(row["mean"]) == pytest.approx(sum(per_model) / 3)
     assert float(row["low"]) < float(row["mean"]) < float(row["high"])  # three different models: a real spread
     assert float(row["sd"]) > 0
+
+
+def test_reproduce_resumes_and_gathers_seeds_run_apart(data_root, tmp_path, capsys):
+    """A seed run on its own (one per core) is kept by `--seeds --resume` when its settings match; a seed whose
+    settings differ, or that is missing, is trained."""
+    out = tmp_path / "seeds"
+    tiny = ["--epochs", "1", "--limit", "200", "--samples", "20", "--optimised-samples", "4", "--steps", "3",
+            "--quiet", "--root", str(data_root)]
+    assert main(["reproduce", "--dataset", "mnist", "--seed", "1", "--seeds", "1",
+                 "--out", str(out / "mnist" / "seed-1"), *tiny]) == 0
+    apart = (out / "mnist" / "seed-1" / "model.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["reproduce", "--dataset", "mnist", "--seeds", "2", "--resume", "--out", str(out), *tiny]) == 0
+    printed = capsys.readouterr().out
+    assert "seed 1: kept the finished run" in printed and "seed 0: kept" not in printed
+    assert (out / "mnist" / "seed-1" / "model.pt").stat().st_mtime_ns == apart
+    assert (out / "mnist" / "seed-0" / "model.pt").is_file()
+    table = (out / "table.md").read_text()
+    assert "| mnist | low_active / regular (amortised) | 3.36 | 2 |" in table
+
+    # Other settings: the finished run is not theirs, so it is trained again.
+    more = [a if a != "20" else "24" for a in tiny]
+    assert main(["reproduce", "--dataset", "mnist", "--seeds", "2", "--resume", "--out", str(out), *more]) == 0
+    assert "kept the finished run" not in capsys.readouterr().out
+    assert (out / "mnist" / "seed-1" / "model.pt").stat().st_mtime_ns != apart
+    assert json.loads((out / "mnist" / "seed-1" / "params.json").read_text())["samples_per_scheme"] == 24
