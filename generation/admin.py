@@ -6,6 +6,7 @@ Only researchers (config.roles) see any of it, whatever their model permissions:
 from __future__ import annotations
 
 import base64
+import json
 
 from django import forms
 from django.contrib import admin, messages
@@ -252,7 +253,7 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
     copy_fields = tuple(JobForm.Meta.fields)
     list_display = ["__str__", "samples_per_scheme", "scheme_list", "list_progress", "device", "created_at"]
     list_filter = ["status"]
-    readonly_fields = [*WORKER_FIELDS, "timings", "results_link", "summary"]
+    readonly_fields = [*WORKER_FIELDS, "timing_text", "results_link", "summary_raw"]
     change_form_template = "admin/generation/generationjob/change_form.html"
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
@@ -270,6 +271,20 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
         return format_html('<a href="{}" download>results.npz</a> (every sample: scheme, index, units, noise seed, '
                            "z, D_r; numpy's .npz)", reverse("generation:results", args=[obj.pk]))
 
+    @admin.display(description="Timings")
+    def timing_text(self, obj: GenerationJob) -> str:
+        if not obj.timings:
+            return "–"
+        return " · ".join(f"{step.replace('_', ' ')} {seconds:.1f} s" for step, seconds in obj.timings.items())
+
+    @admin.display(description="Summary")
+    def summary_raw(self, obj: GenerationJob) -> str:
+        """Every stored figure per scheme, folded away: the tables below show the ones a reader compares."""
+        if not obj.summary:
+            return "–"
+        return format_html("<details><summary>Every figure per scheme (JSON, as stored)</summary><pre>{}</pre>"
+                           "</details>", json.dumps(obj.summary, indent=2))
+
     @admin.display(description="Schemes")
     def scheme_list(self, obj: GenerationJob) -> str:
         return ", ".join(obj.schemes)
@@ -278,7 +293,7 @@ class GenerationJobAdmin(FreezingAdmin, Launchable):
         if obj is None:  # nothing has run yet
             return [(None, {"fields": JobForm.Meta.fields})]
         return [(None, {"fields": JobForm.Meta.fields}),
-                ("Worker", {"fields": [*WORKER_FIELDS, "timings", "results_link", "summary"]})]
+                ("Worker", {"fields": [*WORKER_FIELDS, "timing_text", "results_link", "summary_raw"]})]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

@@ -245,9 +245,12 @@ class GenerationJob(Freezable, WorkRow):
             return "Not matched: each switching scheme writes its own configured level."
         if not m.get("schemes"):
             return "Matched novelty: the level is found when the job runs."
-        parts = [f"{name.replace('_', ' ')} writes level {v['level']:.3f} (mean D_r {v['dr']:.3f})"
+        def said(name: str) -> str:
+            return {"low_active": "low-active", "random_flip": "random flip"}.get(name, name.replace("_", " "))
+
+        parts = [f"{said(name)} writes level {v['level']:.3f} (mean D_r {v['dr']:.3f})"
                  for name, v in m["schemes"].items()]
-        return (f"Matched novelty: {'; '.join(parts)}, to equal {m['target_scheme'].replace('_', ' ')}'s mean "
+        return (f"Matched novelty: {'; '.join(parts)}, to equal {said(m['target_scheme'])}'s mean "
                 f"amortised D_r {m['target_dr']:.3f} on the job's first {m['calibration_samples']:,} samples.")
 
     def frozen_reason(self) -> str:

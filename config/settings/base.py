@@ -352,10 +352,11 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
-# No page uses a device feature: deny them all, for this site and anything it could embed.
+# No page uses a device feature: deny them all, for this site and anything it could embed (only features Chromium
+# knows: an unknown one is an error in the console of every page).
 PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
     "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb",
-    "fullscreen", "display-capture", "midi", "serial", "bluetooth", "browsing-topics"))
+    "fullscreen", "display-capture", "midi", "serial", "browsing-topics"))
 
 LOGGING = {
     "version": 1,

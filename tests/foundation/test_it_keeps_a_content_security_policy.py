@@ -47,7 +47,8 @@ def chromium():
 
 
 class Walk:
-    """One browser context: every console message about a refused resource, and every violation event."""
+    """One browser context: every console message about a refused resource or a policy header the browser cannot
+    read, and every violation event."""
 
     def __init__(self, chromium, viewport: dict, name: str) -> None:
         self.context = chromium.new_context(viewport=viewport)
@@ -57,7 +58,8 @@ class Walk:
         self.name = name
         self.refused: list[str] = []
         self.page.on("console", lambda m: self.refused.append(f"{self.page.url}: {m.text}")
-                     if "Refused to" in m.text or "Content Security Policy" in m.text else None)
+                     if any(w in m.text for w in ("Refused to", "Content Security Policy", "Permissions-Policy"))
+                     else None)
 
     def check(self, label: str) -> None:
         self.page.wait_for_load_state("load")

@@ -52,4 +52,4 @@ def test_the_job_and_pool_pages_state_the_matching(ready_model, monkeypatch, adm
     page = admin_client.get(f"/admin/generation/generationjob/{job.pk}/change/").content.decode()
     level = job.matching["schemes"]["random_flip"]["level"]
     assert f"random flip writes level {level:.3f}" in page
-    assert "to equal low active&#x27;s mean amortised D_r" in page
+    assert "to equal low-active&#x27;s mean amortised D_r" in page

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -130,3 +133,15 @@ def test_the_status_and_the_live_bar_say_the_same(page, live_server, ready_model
     GenerationJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error="worker lost")
     expect(page.locator(".errornote")).to_contain_text("worker lost")  # the page reloaded to show the outcome
     expect(status).to_have_text("Failed 74%")
+
+
+@pytest.mark.django_db
+def test_the_raw_summary_is_folded_and_the_timings_read_as_seconds(rita, finished_job):
+    """The tables show the figures a researcher compares; the stored JSON is there, folded, not a wall of text."""
+    page = rita.get(reverse("admin:generation_generationjob_change", args=[finished_job.pk])).content.decode()
+    folded = re.search(r"<details><summary>Every figure per scheme \(JSON, as stored\)</summary><pre>(.*?)</pre>",
+                       page, re.S)
+    assert folded is not None
+    assert json.loads(html.unescape(folded.group(1))) == finished_job.summary
+    assert f"total {finished_job.timings['total']:.1f} s" in page
+    assert '{"load": ' not in page  # no raw JSON outside the fold
