@@ -77,7 +77,7 @@ def test_the_services_refuse_them_too(finished_job, params, message):
 
 def test_the_form_offers_attention_checks_by_default(finished_job):
     """A pool without checks gives the panel's failed-checks code no evidence: one image in twenty is offered."""
-    from generation.admin import PoolForm
+    from generation.forms import PoolForm
 
     form = PoolForm(job=finished_job)
     per_scheme = form.fields["per_scheme"].initial
