@@ -8,6 +8,7 @@ stage (training, profiling, each scheme's samples and D_r) reports when it ends 
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -243,12 +244,6 @@ def format_seeds(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-# The settings a finished seed's params.json must match for `resume` to keep it (name in params.json, keyword).
-_RUN_SETTINGS = (("samples_per_scheme", "samples", 10_000), ("limit", "limit", None),
-                 ("batch_size", "batch_size", 1000))
-_OPTIMISER_SETTINGS = (("steps", 200), ("lr", 0.05), ("tol", 1e-4), ("early_exit", False), ("check_every", 1))
-
-
 def _finished_run(folder: Path, dataset: str, seed: int, kwargs: dict) -> list[dict] | None:
     """The rows of a finished reproduce() in `folder` when it ran with these settings, else None (run it again)."""
     try:
@@ -257,18 +252,16 @@ def _finished_run(folder: Path, dataset: str, seed: int, kwargs: dict) -> list[d
             rows = list(csv.DictReader(f))
     except (OSError, ValueError):
         return None
-    samples = kwargs.get("samples", 10_000)
-    opt = kwargs.get("optimised_samples")
-    wanted = {"dataset": dataset, "seed": seed, "library_version": __version__,
-              "optimised_samples_per_scheme": samples if opt is None else min(opt, samples),
-              **{name: kwargs.get(key, default) for name, key, default in _RUN_SETTINGS}}
-    if any(params.get(k) != v for k, v in wanted.items()):
-        return None
-    if any(params.get("dr_optimised", {}).get(k) != kwargs.get(k, d) for k, d in _OPTIMISER_SETTINGS):
-        return None
-    if params.get("model_meta", {}).get("epochs") != kwargs.get("epochs", 15):
-        return None
-    if [r["scheme"] for r in rows] != list(ROW_ORDER):
+    # The settings as reproduce() would use them: its own defaults, then what was asked for.
+    a = {name: p.default for name, p in inspect.signature(reproduce).parameters.items()} | kwargs
+    opt_n = a["samples"] if a["optimised_samples"] is None else min(a["optimised_samples"], a["samples"])
+    wanted = {"dataset": dataset, "seed": seed, "library_version": __version__, "samples_per_scheme": a["samples"],
+              "optimised_samples_per_scheme": opt_n, "limit": a["limit"], "batch_size": a["batch_size"]}
+    optimiser = params.get("dr_optimised", {})
+    if (any(params.get(k) != v for k, v in wanted.items())
+            or any(optimiser.get(k) != a[k] for k in ("steps", "lr", "tol", "early_exit", "check_every"))
+            or params.get("model_meta", {}).get("epochs") != a["epochs"]
+            or [r["scheme"] for r in rows] != list(ROW_ORDER)):
         return None
     return [{k: _cell(k, v) for k, v in r.items()} for r in rows]
 

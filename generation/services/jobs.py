@@ -28,7 +28,7 @@ from ..models import (
 from .common import batch_size, message_of, pool_reserve
 from .matching import matched_schemes
 from .progress import Meter, job_work
-from .remake import _data_of, measured_scheme, ordered_summary, regenerate  # noqa: F401 (the job API)
+from .remake import data_of, measured_scheme, ordered_summary, regenerate  # noqa: F401 (the job API)
 from .results import Results, measured_fields
 from .rows import claim, fail, requeue, send
 from .surrogates import scorer_for
@@ -233,7 +233,7 @@ def _measure(run: _Run, s_i: int, start: int, count: int) -> list[dict]:
     of, bs = job.samples_per_scheme * len(run.names), batch_size()
     t = time.monotonic()
     out = cc.generate(run.model, run.profile, run.schemes[s_i], count, seed=job.seed, batch_size=bs,
-                      device=job.device, progress=False, start=start, **_data_of(job))
+                      device=job.device, progress=False, start=start, **data_of(job))
     t = run.lap("generate", t)
     meter.add(meter.share("generate", count, of))
     dra = cc.dr_amortised(run.model, out.images, batch_size=bs, device=job.device).numpy().astype(np.float32)

@@ -12,7 +12,7 @@ from ..models import GenerationJob
 from .common import batch_size
 
 
-def _data_of(job: GenerationJob) -> dict:
+def data_of(job: GenerationJob) -> dict:
     """Where a scheme that needs the model's training images (interpolation) finds them."""
     model = job.trained_model
     return {"dataset": model.dataset_name, "root": settings.DATA_ROOT, "limit": model.train_limit}
@@ -47,7 +47,7 @@ def regenerate(model, profile, job: GenerationJob, scheme: str, indices: Iterabl
         if k == len(idx) or idx[k] != idx[k - 1] + 1:
             first = idx[run_start]
             out = cc.generate(model, profile, sch, idx[k - 1] - first + 1, seed=job.seed, batch_size=batch_size(),
-                              device=device, progress=False, start=first, **_data_of(job))
+                              device=device, progress=False, start=first, **data_of(job))
             for j in range(len(out)):
                 images[first + j] = out.images[j]
             run_start = k
